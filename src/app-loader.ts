@@ -1,0 +1,70 @@
+/**
+ * Imports an app module and checks its route table. Runs inside worker threads (and in CLI
+ * commands that only read the table); the front thread never imports app code.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AppImportFailed, AppNotRouteTable, RouteDuplicate } from './errors.js';
+import { isRoute, type Route } from './router.js';
+import type { RouteInfo } from './protocol.js';
+
+/** Resolves an app path given on the command line or in APP_MODULE against the working directory. */
+export function resolveAppPath(path: string): string {
+  return isAbsolute(path) ? path : resolve(process.cwd(), path);
+}
+
+/**
+ * Imports the app at `path` and returns its route table, or throws a coded error that keeps the
+ * app's own message.
+ */
+export async function loadApp(path: string): Promise<readonly Route[]> {
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+  } catch (err) {
+    const error = new AppImportFailed(path, err instanceof Error ? err.message : String(err));
+    error.cause = err;
+    throw error;
+  }
+  const table = mod.default;
+  if (!Array.isArray(table)) throw new AppNotRouteTable(path, describe(table));
+  const bad = table.findIndex((entry) => !isRoute(entry));
+  if (bad !== -1) throw new AppNotRouteTable(path, `entry ${bad}: ${describe(table[bad])}`);
+  const routes = table as Route[];
+  checkDuplicates(routes);
+  return Object.freeze([...routes]);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'no default export';
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'an array' : typeof value;
+}
+
+function checkDuplicates(routes: readonly Route[]): void {
+  const byName = new Map<string, string>();
+  const byMethod = new Map<string, string>();
+  for (const r of routes) {
+    if (r.options.name !== undefined) {
+      const first = byName.get(r.options.name);
+      if (first !== undefined) throw new RouteDuplicate(`name "${r.options.name}"`, first, r.pattern);
+      byName.set(r.options.name, r.pattern);
+    }
+    for (const m of r.methods) {
+      const key = `${m} ${r.pattern}`;
+      if (byMethod.has(key)) throw new RouteDuplicate(key, r.pattern, r.pattern);
+      byMethod.set(key, r.pattern);
+    }
+  }
+}
+
+/** The data-only view of a route table that crosses to the front thread. */
+export function describeRoutes(routes: readonly Route[]): RouteInfo[] {
+  return routes.map((r, id) => ({
+    id,
+    methods: r.methods,
+    pattern: r.pattern,
+    name: r.options.name ?? null,
+    view: r.view.name || 'anonymous',
+  }));
+}

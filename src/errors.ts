@@ -1,0 +1,88 @@
+/**
+ * Every error drover raises on its own account, in one registry (as fastify's `lib/errors.js`).
+ *
+ * Codes read `DROVER_ERR_<AREA>_<PROBLEM>`; messages say what to fix. The constructors come from
+ * `@fastify/error`, the same factory fastify uses, so `err.code`, `err.statusCode` and `%s`
+ * templating behave as they do for fastify's own errors.
+ */
+import createError from '@fastify/error';
+
+/** Boot: a setting's value cannot be parsed. (name, value, what is expected) */
+export const SettingInvalid = createError(
+  'DROVER_ERR_SETTINGS_INVALID',
+  'setting %s=%s is invalid: expected %s',
+  500,
+);
+
+/** Boot: the app module could not be imported or has no route table. (path, reason) */
+export const AppImportFailed = createError(
+  'DROVER_ERR_APP_IMPORT',
+  'cannot load the app module %s: %s',
+  500,
+);
+
+/** Boot: the app's default export is not a route table. (path, what was found) */
+export const AppNotRouteTable = createError(
+  'DROVER_ERR_APP_ROUTES',
+  'the app module %s must `export default` an array of routes made with get()/post()/route(); found %s',
+  500,
+);
+
+/** Declaration: a URL pattern is malformed. (pattern, reason) */
+export const RoutePatternInvalid = createError(
+  'DROVER_ERR_ROUTE_PATTERN',
+  'route pattern "%s" is invalid: %s',
+  500,
+);
+
+/** Declaration: a pattern names a converter that does not exist. (pattern, converter, known) */
+export const RouteConverterUnknown = createError(
+  'DROVER_ERR_ROUTE_CONVERTER',
+  'route pattern "%s" uses the unknown converter "%s"; use one of %s',
+  500,
+);
+
+/** Declaration: a route's methods are missing or unknown. (pattern, methods, known) */
+export const RouteMethodInvalid = createError(
+  'DROVER_ERR_ROUTE_METHOD',
+  'route "%s" has invalid methods %s; use one or more of %s',
+  500,
+);
+
+/** Declaration: two routes claim the same pattern and method, or the same name. (what, first, second) */
+export const RouteDuplicate = createError(
+  'DROVER_ERR_ROUTE_DUPLICATE',
+  'duplicate route %s: declared by "%s" and again by "%s"; remove or rename one',
+  500,
+);
+
+/** Declaration: a route's view is not a function. (pattern) */
+export const RouteViewInvalid = createError(
+  'DROVER_ERR_ROUTE_VIEW',
+  'route "%s" needs a view function `(req) => result` as its view',
+  500,
+);
+
+/** View misuse: the view returned undefined. (view name) */
+export const ViewReturnedUndefined = createError(
+  'DROVER_ERR_VIEW_UNDEFINED',
+  'view `%s` returned undefined; return an object or array (JSON), a string, bytes, or a response from json()/text()/html()/redirect()',
+  500,
+);
+
+/** View misuse: the view returned something drover cannot send. (view name, type found) */
+export const ViewReturnedUnsupported = createError(
+  'DROVER_ERR_VIEW_RESULT',
+  'view `%s` returned %s; return an object or array (JSON), a string, bytes, or a response from json()/text()/html()/redirect()',
+  500,
+);
+
+/** Helper misuse: a response helper got an invalid status. (helper, status) */
+export const ResponseStatusInvalid = createError(
+  'DROVER_ERR_RESPONSE_STATUS',
+  '%s() got status %s; use an integer HTTP status from 100 to 599 (redirect: 300 to 399)',
+  500,
+);
+
+/** CLI misuse. (message) */
+export const CliUsage = createError('DROVER_ERR_CLI_USAGE', '%s', 500);

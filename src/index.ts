@@ -1,0 +1,14 @@
+/**
+ * drover's public API: what an app imports as `drover`.
+ *
+ * @example
+ * import { get, post, json } from 'drover';
+ * export default [
+ *   get('/hello', () => ({ hello: 'world' })),
+ *   post('/echo', (req) => json({ received: req.json() }, { status: 201 })),
+ * ];
+ */
+export { route, get, post, put, patch, del, converters, METHODS } from './router.js';
+export type { Method, Route, RouteOptions, ParamsOf, Converter, ConverterName } from './router.js';
+export { json, text, html, bytes, redirect, httpError, HttpError } from './http.js';
+export type { Request, View, HttpResponse, ResponseInit } from './http.js';

@@ -1,0 +1,75 @@
+/**
+ * Everything that crosses between the front thread and a worker thread, typed in one place.
+ *
+ * Envelopes are plain, structured-clone-safe data. Bodies travel as `ArrayBuffer`s that are
+ * transferred (moved, not copied) in both directions; the sender must own the whole buffer.
+ */
+import type { Method } from './router.js';
+
+/** The front asks a freshly started worker for the app's route table. */
+export interface ManifestTask {
+  readonly kind: 'manifest';
+}
+
+/** One HTTP request, routed and ready for its view. */
+export interface RequestTask {
+  readonly kind: 'request';
+  /** Index of the route in the app's route table. */
+  readonly route: number;
+  /** Request id (X-Request-Id). */
+  readonly id: string;
+  readonly method: string;
+  /** Path and query, as received. */
+  readonly url: string;
+  /** Path without the query. */
+  readonly path: string;
+  /** Converted parameters. */
+  readonly params: Record<string, string | number>;
+  readonly query: Record<string, string | string[]>;
+  /** Lower-case names; repeated headers joined with ", ". */
+  readonly headers: Record<string, string>;
+  /** Raw body bytes (transferred), or null when there is none. */
+  readonly body: ArrayBuffer | null;
+}
+
+export type Task = ManifestTask | RequestTask;
+
+/** A route as the front thread sees it: data only, the view stays in the worker. */
+export interface RouteInfo {
+  readonly id: number;
+  readonly methods: readonly Method[];
+  readonly pattern: string;
+  readonly name: string | null;
+  /** The view function's name, for logs and `drover routes`. */
+  readonly view: string;
+}
+
+/** The worker's answer to a ManifestTask. */
+export type ManifestResult =
+  | { readonly ok: true; readonly routes: readonly RouteInfo[] }
+  | { readonly ok: false; readonly error: string };
+
+/** The worker's answer to a RequestTask. */
+export interface ResponseEnvelope {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  /** Body bytes (transferred), or null for an empty body. */
+  readonly body: ArrayBuffer | null;
+  /** threadId of the worker that ran the view (the access log's `worker`). */
+  readonly worker: number;
+}
+
+/**
+ * Returns an ArrayBuffer holding exactly `bytes`, without copying when `bytes` already owns its
+ * whole buffer. A view over a larger buffer (Node's pooled small Buffers) is copied: transferring
+ * the pool would detach it under every other Buffer that shares it.
+ */
+export function ownedBuffer(bytes: Uint8Array): ArrayBuffer {
+  const buffer = bytes.buffer;
+  if (buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength) {
+    return buffer;
+  }
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
+}
