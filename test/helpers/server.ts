@@ -1,0 +1,118 @@
+/**
+ * Starts the real `drover serve` CLI in a child process on a free port and collects its stdout
+ * (JSON log lines) and stderr, as a PaaS would run it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+export const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface Drover {
+  readonly url: string;
+  readonly metricsUrl: string;
+  readonly child: ChildProcess;
+  /** Every stdout line so far, parsed (a non-JSON line fails the parse, on purpose). */
+  logs(): LogLine[];
+  /** Raw stdout lines so far. */
+  stdout(): string[];
+  stderr(): string;
+  /** Waits until a log line satisfies `match`. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export interface StartOptions {
+  app?: string;
+  env?: Env;
+  cwd?: string;
+}
+
+/** Spawns `drover serve` with the given environment; the pieces that cannot be defaulted. */
+/** A value of `undefined` removes the variable. */
+export type Env = Record<string, string | undefined>;
+
+/** Spawns `drover ARGS` on a free port of 127.0.0.1 with two workers, unless `env` says otherwise. */
+export function spawnDrover(args: string[], env: Env = {}, cwd = ROOT): ChildProcess {
+  const merged: Env = { ...process.env, PORT: '0', HOST: '127.0.0.1', WEB_CONCURRENCY: '2', ...env };
+  for (const name of ['LOG_LEVEL', 'DEBUG', 'METRICS_PORT', 'APP_MODULE']) if (!(name in env)) delete merged[name];
+  for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
+  return spawn(process.execPath, [CLI, ...args], { cwd, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs `drover ARGS` to completion and returns its exit code and output. */
+export async function runDrover(
+  args: string[],
+  env: Env = {},
+  cwd = ROOT,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawnDrover(args, env, cwd);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+/** Starts a server and waits for its "listening" line. */
+export async function startDrover(options: StartOptions = {}): Promise<Drover> {
+  const child = spawnDrover(['serve', ...(options.app ? [options.app] : [])], options.env, options.cwd);
+  const lines: string[] = [];
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    lines.push(line);
+    for (const w of waiters) w();
+  });
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = once(child, 'exit');
+
+  const logs = (): LogLine[] => lines.map((l) => JSON.parse(l) as LogLine);
+  const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = logs().find(match);
+        if (found) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}; stdout:\n${lines.join('\n')}`));
+      }, timeoutMs);
+      waiters.add(check);
+      void exited.then(() => {
+        if (waiters.has(check)) check();
+      });
+      check();
+    });
+
+  const listening = await waitForLog((l) => l.msg === 'listening');
+  return {
+    url: listening.url as string,
+    metricsUrl: listening.metricsUrl as string,
+    child,
+    logs,
+    stdout: () => [...lines],
+    stderr: () => stderr,
+    waitForLog,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+  };
+}

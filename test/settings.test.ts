@@ -1,0 +1,51 @@
+// Settings: parsing, defaults, errors, and the README table generated from the one declaration.
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import t from 'tap';
+import { settingsTable } from '../dist/config/settings.js';
+import { boolean, integer, loadSettings, oneOf, renderSettingsTable } from '../dist/src/settings.js';
+import { withSettingsTable } from '../dist/src/docs.js';
+
+t.test('defaults', async (t) => {
+  const s = loadSettings(settingsTable, {});
+  t.same(s, {
+    PORT: 8000,
+    HOST: '0.0.0.0',
+    WEB_CONCURRENCY: availableParallelism(),
+    LOG_LEVEL: 'info',
+    DEBUG: false,
+    METRICS_PORT: null,
+    APP_MODULE: null,
+  });
+  t.ok(Object.isFrozen(s));
+});
+
+t.test('values are parsed; empty means unset', async (t) => {
+  const s = loadSettings(settingsTable, { PORT: '9000', WEB_CONCURRENCY: '4', DEBUG: 'yes', LOG_LEVEL: 'DEBUG', METRICS_PORT: '9100', HOST: '' });
+  t.match(s, { PORT: 9000, WEB_CONCURRENCY: 4, DEBUG: true, LOG_LEVEL: 'debug', METRICS_PORT: 9100, HOST: '0.0.0.0' });
+});
+
+t.test('a bad value names the variable, the value and what is expected', async (t) => {
+  t.throws(() => loadSettings(settingsTable, { PORT: 'abc' }), {
+    code: 'DROVER_ERR_SETTINGS_INVALID',
+    message: 'setting PORT="abc" is invalid: expected an integer from 0 to 65535',
+  });
+  t.throws(() => loadSettings(settingsTable, { WEB_CONCURRENCY: '-1' }), { message: /WEB_CONCURRENCY="-1" .* from 1 to 1024/ });
+  t.throws(() => loadSettings(settingsTable, { WEB_CONCURRENCY: '1.5' }), { message: /WEB_CONCURRENCY="1.5"/ });
+});
+
+t.test('parsers', async (t) => {
+  t.equal(integer(1, 3).parse(' 2 '), 2);
+  t.throws(() => integer(1, 3).parse('4'));
+  t.throws(() => integer(1, 3).parse('2e0'));
+  t.equal(boolean().parse('OFF'), false);
+  t.throws(() => boolean().parse('maybe'));
+  t.equal(oneOf(['a', 'b']).parse('B'), 'b');
+  t.throws(() => oneOf(['a', 'b']).parse('c'));
+});
+
+t.test('the README settings table is generated from config/settings.ts', async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  t.equal(withSettingsTable(readme), readme, 'README is current; run `npm run docs` after changing a setting');
+  for (const name of Object.keys(settingsTable)) t.match(renderSettingsTable(settingsTable), `| \`${name}\` |`);
+});
