@@ -5,7 +5,7 @@
  * README's configuration table (`npm run docs`; a test fails when the README is stale).
  */
 import { availableParallelism } from 'node:os';
-import { boolean, defineSettings, integer, nonEmpty, oneOf, type SettingSpec } from '../src/settings.js';
+import { boolean, defineSettings, integer, nonEmpty, oneOf, seconds, type SettingSpec } from '../src/settings.js';
 
 export const settingsTable = defineSettings({
   PORT: {
@@ -23,6 +23,60 @@ export const settingsTable = defineSettings({
     default: () => availableParallelism(),
     defaultText: 'number of available cores',
     description: 'Worker threads that run views (gunicorn\'s workers).',
+  },
+  WORKER_CONCURRENCY: {
+    parser: integer(1, 1000),
+    default: 4,
+    description:
+      'Requests in flight at once in one worker thread. Above 1, async views overlap their I/O waits; ' +
+      'the cost is shared fate: a CPU-bound view delays the others on its thread, and a timed-out view ' +
+      'takes its thread (and the requests on it) down. 4 keeps that blast radius small.',
+  },
+  MAX_QUEUE: {
+    parser: integer(0, 1_000_000),
+    default: 256,
+    description:
+      'Requests that may wait for a free worker slot. Beyond it a request is answered 503 with `Retry-After` at once.',
+  },
+  REQUEST_TIMEOUT: {
+    parser: seconds(0.001, 86_400),
+    default: 25,
+    description:
+      'Deadline of a request, counted from its arrival (queue time included), under a PaaS router\'s 30 s. ' +
+      'Past it a queued request is dropped and a running one answered 504, its worker thread replaced. ' +
+      'A route may override it with `{ timeout }`. Also the time a client has to send its whole request.',
+  },
+  HEADER_TIMEOUT: {
+    parser: seconds(0.001, 3600),
+    default: 10,
+    description: 'Time a client has to send its request headers before the connection is answered 408 and closed (slow clients).',
+  },
+  GRACEFUL_TIMEOUT: {
+    parser: seconds(0, 3600),
+    default: 25,
+    description:
+      'On SIGTERM/SIGINT, time for in-flight and queued requests to finish; what is left is then answered 503 and the process exits non-zero.',
+  },
+  MAX_REQUESTS: {
+    parser: integer(0, 1_000_000_000),
+    default: 0,
+    description: 'Recycle a worker thread after this many requests (a fresh one replaces it first); 0 never.',
+  },
+  MAX_REQUESTS_JITTER: {
+    parser: integer(0, 1_000_000_000),
+    default: 0,
+    description: 'Random extra 0..N requests per worker before recycling, so workers do not recycle together.',
+  },
+  WORKER_MAX_MEMORY_MB: {
+    parser: integer(16, 1_048_576),
+    default: 512,
+    description:
+      'Heap limit of each worker thread (V8 old generation, MiB). A view that exceeds it costs its request a 502 and the thread is replaced.',
+  },
+  BODY_LIMIT: {
+    parser: integer(0, 1_073_741_824),
+    default: 1_048_576,
+    description: 'Largest request body in bytes; a larger one is answered 413.',
   },
   LOG_LEVEL: {
     parser: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

@@ -66,5 +66,6 @@ export function describeRoutes(routes: readonly Route[]): RouteInfo[] {
     pattern: r.pattern,
     name: r.options.name ?? null,
     view: r.view.name || 'anonymous',
+    timeout: r.options.timeout ?? null,
   }));
 }

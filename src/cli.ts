@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { settingsTable, type Settings } from '../config/settings.js';
 import { resolveAppPath } from './app-loader.js';
 import { CliUsage } from './errors.js';
-import { shutdownRequested } from './lifecycle.js';
+import { SignalQueue } from './lifecycle.js';
 import { createLogger } from './logging.js';
 import { startServer } from './serve.js';
 import { loadDotenv, loadSettings } from './settings.js';
@@ -40,17 +40,22 @@ const commands: Record<string, Command> = {
       const settings = readSettings();
       const app = appPath(args, settings);
       const logger = createLogger(settings);
-      const stopping = shutdownRequested();
+      const signals = new SignalQueue();
       const server = await startServer(settings, app, logger);
       logger.info(
         { url: server.url, metricsUrl: server.metricsUrl ?? `${server.url}/metrics`, workers: settings.WEB_CONCURRENCY, app, routes: server.routes.length },
         'listening',
       );
-      const signal = await stopping;
-      logger.info({ signal }, 'shutting down');
-      await server.close();
-      logger.info('stopped');
-      return 0;
+      let signal = await signals.next();
+      while (signal === 'SIGHUP') {
+        logger.info({ signal }, 'reload requested');
+        void server.reload();
+        signal = await signals.next();
+      }
+      logger.info({ signal, gracefulTimeout: settings.GRACEFUL_TIMEOUT }, 'shutting down gracefully');
+      const code = await server.drain();
+      logger.info({ exitCode: code }, 'stopped');
+      return code;
     },
   },
 };

@@ -56,6 +56,9 @@ export const RouteDuplicate = createError(
   500,
 );
 
+/** Declaration: a route option has a bad value. (pattern, "option=value; expected …") */
+export const RouteOptionInvalid = createError('DROVER_ERR_ROUTE_OPTION', 'route "%s" has %s', 500);
+
 /** Declaration: a route's view is not a function. (pattern) */
 export const RouteViewInvalid = createError(
   'DROVER_ERR_ROUTE_VIEW',
@@ -86,3 +89,34 @@ export const ResponseStatusInvalid = createError(
 
 /** CLI misuse. (message) */
 export const CliUsage = createError('DROVER_ERR_CLI_USAGE', '%s', 500);
+
+/** Dispatch: a request passed its deadline. 504. (seconds, route) */
+export const RequestTimedOut = createError(
+  'DROVER_ERR_DISPATCH_TIMEOUT',
+  'the request did not finish within its %s s deadline (route %s)',
+  504,
+);
+
+/** Dispatch: every worker slot is busy and the queue is full. 503. (running, queued) */
+export const ServerOverloaded = createError(
+  'DROVER_ERR_DISPATCH_OVERLOADED',
+  'the server is at capacity (%s requests running, %s queued); retry later',
+  503,
+);
+
+/** Dispatch: the worker thread running the request stopped. 502. (why) */
+export const WorkerStopped = createError(
+  'DROVER_ERR_DISPATCH_WORKER_STOPPED',
+  'the worker thread running this request stopped (%s); the request was not completed',
+  502,
+);
+
+/** Dispatch: the server is draining and cannot take or finish the request. 503. */
+export const ShuttingDown = createError(
+  'DROVER_ERR_DISPATCH_SHUTTING_DOWN',
+  'the server is shutting down; retry on another instance',
+  503,
+);
+
+/** Reload: a replacement worker could not take over. (reason) */
+export const ReloadRefused = createError('DROVER_ERR_RELOAD_REFUSED', 'reload stopped, the running workers keep serving: %s', 500);

@@ -1,20 +1,36 @@
 /**
  * Process signals. Handlers only record the signal (gunicorn's arbiter discipline); the serve loop
- * awaits it and does the work in one place, outside the handler.
+ * reads them one at a time and does the work outside the handler.
  */
 
-const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+/** Signals drover acts on: TERM/INT drain and stop, HUP reloads the workers. */
+export type ControlSignal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
 
 /**
- * Resolves with the first SIGTERM or SIGINT. The handlers stay installed afterwards, so a repeated
- * signal (a PaaS may send several) is recorded rather than killing the process mid-drain.
+ * Records control signals in arrival order. Handlers stay installed for the life of the process,
+ * so a repeated SIGTERM (a PaaS may send several) is recorded, never fatal, and cannot cut a drain
+ * short.
  *
  * @example
- * const signal = await shutdownRequested();
- * await server.close();
+ * const signals = new SignalQueue();
+ * for (let s = await signals.next(); s === 'SIGHUP'; s = await signals.next()) await server.reload();
  */
-export function shutdownRequested(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    for (const signal of SHUTDOWN_SIGNALS) process.on(signal, () => resolve(signal));
-  });
+export class SignalQueue {
+  readonly #pending: ControlSignal[] = [];
+  #wake: (() => void) | undefined;
+
+  constructor() {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.on(signal, () => {
+        this.#pending.push(signal);
+        this.#wake?.();
+      });
+    }
+  }
+
+  /** The next recorded signal, waiting for one if none is pending. */
+  async next(): Promise<ControlSignal> {
+    while (this.#pending.length === 0) await new Promise<void>((resolve) => (this.#wake = resolve));
+    return this.#pending.shift() as ControlSignal;
+  }
 }

@@ -1,25 +1,79 @@
 /**
  * JSON logs on stdout (twelve-factor XI), the same shape from the front and from every worker.
+ *
+ * Only the front thread writes to fd 1. Workers post each finished line over a BroadcastChannel
+ * and the front writes it whole: writes from several threads to one pipe are only atomic up to
+ * PIPE_BUF (4 KiB), so larger lines could tear or interleave. Posting is synchronous, so a line
+ * is on its way before the view returns, and a thread terminated later (a timeout, a recycle)
+ * cannot take it with it. (console.log from a worker is asynchronous and lost on exit; drover
+ * never uses it.)
  */
 import { hostname } from 'node:os';
-import { pino, type Logger } from 'pino';
+import { BroadcastChannel } from 'node:worker_threads';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Settings } from '../config/settings.js';
 
+let stdout: DestinationStream | undefined;
+
+/** The front's one writer to fd 1, synchronous so nothing is buffered when the process exits. */
+function stdoutDestination(): DestinationStream {
+  return (stdout ??= pino.destination({ dest: 1, sync: true }));
+}
+
 /**
- * Creates a pino logger writing JSON lines to fd 1.
- *
- * Writes are synchronous on purpose: a worker thread may be terminated at any moment (a timeout,
- * a recycle), and an asynchronous destination would lose what it had buffered. One `write(2)` per
- * line also keeps lines whole when several threads share fd 1 (pipes guarantee atomic writes up to
- * PIPE_BUF, 4 KiB on Linux).
+ * Creates a pino logger. In the front it writes to stdout; in a worker, pass the channel's
+ * destination from `channelDestination()`.
  *
  * @example
- * const log = createLogger(settings, { worker: threadId });
+ * const log = createLogger(settings);
  * log.info({ items: 3 }, 'loaded');
  */
-export function createLogger(settings: Pick<Settings, 'LOG_LEVEL'>, bindings: Record<string, unknown> = {}): Logger {
-  return pino(
-    { level: settings.LOG_LEVEL, base: { pid: process.pid, hostname: hostname(), ...bindings } },
-    pino.destination({ dest: 1, sync: true }),
-  );
+export function createLogger(
+  settings: Pick<Settings, 'LOG_LEVEL'>,
+  bindings: Record<string, unknown> = {},
+  destination: DestinationStream = stdoutDestination(),
+): Logger {
+  return pino({ level: settings.LOG_LEVEL, base: { pid: process.pid, hostname: hostname(), ...bindings } }, destination);
+}
+
+/** A worker's log destination: each line goes to the front over `channel`. */
+export function channelDestination(channel: BroadcastChannel): DestinationStream {
+  return { write: (line: string) => channel.postMessage(line) };
+}
+
+/** The front's end of the log channel: writes every worker line to stdout, whole. */
+export interface LogForwarder {
+  /** Waits until lines already posted by (now stopped) workers are written, then closes. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts forwarding the lines workers post on the channel named `name`.
+ *
+ * @example
+ * const forwarder = forwardWorkerLogs('drover:1234:logs');
+ * // … after the pool has stopped
+ * await forwarder.close();
+ */
+export function forwardWorkerLogs(name: string): LogForwarder {
+  const channel = new BroadcastChannel(name);
+  const out = stdoutDestination();
+  let received = 0;
+  channel.onmessage = (event) => {
+    received++;
+    out.write((event as unknown as { data: string }).data);
+  };
+  channel.unref(); // the listeners keep the process alive, not the log channel
+  return {
+    async close() {
+      // Messages posted before a thread stopped are already queued here; they are delivered on
+      // coming turns of the event loop. Wait until a turn passes with none.
+      let seen = -1;
+      while (seen !== received) {
+        seen = received;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      channel.close();
+    },
+  };
 }

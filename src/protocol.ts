@@ -5,6 +5,7 @@
  * transferred (moved, not copied) in both directions; the sender must own the whole buffer.
  */
 import type { Method } from './router.js';
+import type { MetricSnapshot } from './view-metrics.js';
 
 /** The front asks a freshly started worker for the app's route table. */
 export interface ManifestTask {
@@ -42,6 +43,8 @@ export interface RouteInfo {
   readonly name: string | null;
   /** The view function's name, for logs and `drover routes`. */
   readonly view: string;
+  /** Seconds; overrides REQUEST_TIMEOUT for this route. */
+  readonly timeout: number | null;
 }
 
 /** The worker's answer to a ManifestTask. */
@@ -57,6 +60,8 @@ export interface ResponseEnvelope {
   readonly body: ArrayBuffer | null;
   /** threadId of the worker that ran the view (the access log's `worker`). */
   readonly worker: number;
+  /** The worker's prom-client metrics, when they changed since its last response. */
+  readonly metrics?: MetricSnapshot;
 }
 
 /**

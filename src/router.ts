@@ -10,6 +10,7 @@
 import {
   RouteConverterUnknown,
   RouteMethodInvalid,
+  RouteOptionInvalid,
   RoutePatternInvalid,
   RouteViewInvalid,
 } from './errors.js';
@@ -70,6 +71,8 @@ export type ParamsOf<P extends string> = string extends P
 export interface RouteOptions {
   /** Name for reverse URLs and logs, like Django's `name=`. */
   readonly name?: string;
+  /** Deadline in seconds for this route, instead of REQUEST_TIMEOUT (e.g. a slow report). */
+  readonly timeout?: number;
 }
 
 /** One entry of an app's route table. */
@@ -206,6 +209,9 @@ export function route<P extends string>(
   }
   compilePattern(pattern); // fail at declaration, naming the pattern, not at the first request
   if (typeof view !== 'function') throw new RouteViewInvalid(pattern);
+  if (options.timeout !== undefined && !(typeof options.timeout === 'number' && options.timeout > 0 && Number.isFinite(options.timeout))) {
+    throw new RouteOptionInvalid(pattern, `timeout=${JSON.stringify(options.timeout)}; expected a positive number of seconds`);
+  }
   return Object.freeze({
     methods: Object.freeze([...new Set(upper)]) as readonly Method[],
     pattern,

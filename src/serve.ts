@@ -1,17 +1,20 @@
 /**
- * Boot: start the pool, learn the route table from a worker, build the front, listen.
+ * Boot and shutdown: start the pool (every worker imports the app), build the front, listen;
+ * later drain gracefully or reload the workers.
  */
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.js';
-import { createDispatch } from './dispatch.js';
+import { Dispatcher } from './dispatch.js';
 import { AppImportFailed } from './errors.js';
+import { forwardWorkerLogs } from './logging.js';
 import { createFrontMetrics } from './metrics.js';
-import { createPool, fetchManifest } from './pool.js';
+import { WorkerPool } from './pool.js';
 import type { RouteInfo } from './protocol.js';
 import { buildFront, buildMetricsServer } from './server.js';
+import { ViewMetrics } from './view-metrics.js';
 
 /** A running drover server. */
 export interface RunningServer {
@@ -20,8 +23,14 @@ export interface RunningServer {
   /** Base URL of the metrics listener when METRICS_PORT is set. */
   readonly metricsUrl: string | null;
   readonly routes: readonly RouteInfo[];
-  /** Stops accepting, lets in-flight requests finish, then stops the workers. */
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown: /readyz turns 503, the listeners stop accepting, in-flight and queued
+   * requests finish, idle keep-alive connections close, the workers stop, worker logs are
+   * flushed. Past GRACEFUL_TIMEOUT what is left is answered 503. Resolves with the exit code.
+   */
+  drain(): Promise<number>;
+  /** Replaces the workers one at a time with threads that import the app afresh. */
+  reload(): Promise<void>;
 }
 
 function baseUrl(app: FastifyInstance, host: string): string {
@@ -30,47 +39,103 @@ function baseUrl(app: FastifyInstance, host: string): string {
   return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
 }
 
+const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(resolve, ms, 'timeout').unref());
+
 /**
- * Starts the pool and the front for the app at `appPath` and listens on HOST:PORT.
+ * Starts the workers and the front for the app at `appPath` and listens on HOST:PORT.
  * Rejects (after stopping the workers) when the app cannot be loaded.
  *
  * @example
  * const server = await startServer(settings, '/srv/app/dist/app/index.js', logger);
- * // … later
- * await server.close();
+ * // … on SIGTERM
+ * process.exitCode = await server.drain();
  */
 export async function startServer(settings: Settings, appPath: string, logger: Logger): Promise<RunningServer> {
-  const pool: Piscina = createPool(settings, appPath);
-  const manifest = await fetchManifest(pool).catch((err: Error) => ({ ok: false as const, error: err.message }));
-  if (!manifest.ok) {
-    await pool.destroy();
+  const channel = `drover:${process.pid}:${randomUUID()}`;
+  const forwarder = forwardWorkerLogs(channel);
+  const pool = new WorkerPool(settings, appPath, channel);
+  let routes: readonly RouteInfo[];
+  try {
+    routes = await pool.start();
+  } catch (err) {
+    await forwarder.close();
     // The worker already formatted the app's error (with its code); keep it as the message.
-    throw Object.assign(new AppImportFailed(appPath, manifest.error), { message: manifest.error });
+    throw Object.assign(new AppImportFailed(appPath, (err as Error).message), { message: (err as Error).message });
   }
-  const metrics = createFrontMetrics();
+
+  const viewMetrics = new ViewMetrics();
+  let dispatcher: Dispatcher | undefined;
+  const metrics = createFrontMetrics({ workers: () => pool.alive, queueDepth: () => dispatcher?.queued ?? 0 });
+  dispatcher = new Dispatcher(pool, settings.MAX_QUEUE, metrics.pool, viewMetrics, logger);
+  pool.on('restart', (reason: string) => {
+    metrics.pool.restarts.inc({ reason });
+    logger.warn({ reason }, 'worker thread replaced');
+  });
+  pool.on('failure', (err: Error) => logger.error({ err }, 'worker pool problem'));
+
+  let draining = false;
   const separateMetrics = settings.METRICS_PORT !== null;
   const front = buildFront({
-    routes: manifest.routes,
-    dispatch: createDispatch(pool),
+    settings,
+    routes,
+    pool,
+    dispatcher,
     logger,
     metrics,
+    viewMetrics,
     serveMetrics: !separateMetrics,
+    draining: () => draining,
   });
-  const metricsApp = separateMetrics ? buildMetricsServer(metrics, logger) : null;
+  const metricsApp = separateMetrics ? buildMetricsServer({ metrics, viewMetrics, pool }, logger) : null;
   try {
     await front.listen({ port: settings.PORT, host: settings.HOST });
     if (metricsApp) await metricsApp.listen({ port: settings.METRICS_PORT ?? 0, host: settings.HOST });
   } catch (err) {
-    await Promise.allSettled([front.close(), metricsApp?.close(), pool.destroy()]);
+    await Promise.allSettled([front.close(), metricsApp?.close(), pool.close(), forwarder.close()]);
     throw err;
   }
+
+  let reloading: Promise<void> = Promise.resolve();
+  const activeDispatcher = dispatcher;
   return {
     url: baseUrl(front, settings.HOST),
     metricsUrl: metricsApp ? baseUrl(metricsApp, settings.HOST) : null,
-    routes: manifest.routes,
-    async close() {
-      await Promise.all([front.close(), metricsApp?.close()]);
-      await pool.close();
+    routes,
+    reload() {
+      reloading = reloading.then(async () => {
+        logger.info({ workers: settings.WEB_CONCURRENCY }, 'reloading workers one at a time');
+        try {
+          await pool.reload();
+          logger.info('reload complete');
+        } catch (err) {
+          logger.error({ err }, (err as Error).message);
+        }
+      });
+      return reloading;
+    },
+    async drain() {
+      draining = true;
+      await reloading;
+      // fastify.close() stops accepting, closes idle keep-alive connections, answers requests that
+      // arrive on open connections with 503 (return503OnClosing), and resolves when every
+      // in-flight request (queued ones included) has been answered.
+      const closed = Promise.all([front.close(), metricsApp?.close()]);
+      const outcome = await Promise.race([closed.then(() => 'closed' as const), sleep(settings.GRACEFUL_TIMEOUT * 1000)]);
+      let code = 0;
+      if (outcome === 'timeout') {
+        logger.error(
+          { running: activeDispatcher.running, queued: activeDispatcher.queued, gracefulTimeout: settings.GRACEFUL_TIMEOUT },
+          'graceful timeout: answering what is left with 503',
+        );
+        activeDispatcher.abandonAll();
+        await Promise.race([closed, sleep(1000)]);
+        code = 1;
+        await pool.close().catch(() => undefined);
+      } else {
+        await pool.close();
+      }
+      await forwarder.close();
+      return code;
     },
   };
 }

@@ -7,20 +7,36 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { Dispatch } from './dispatch.js';
+import { Registry } from 'prom-client';
+import type { Settings } from '../config/settings.js';
+import { ClientGone, type Dispatcher } from './dispatch.js';
 import { errorPayload } from './http.js';
 import { UNMATCHED_ROUTE, type FrontMetrics } from './metrics.js';
+import type { WorkerPool } from './pool.js';
 import { ownedBuffer, type RequestTask, type RouteInfo } from './protocol.js';
 import { METHODS, compilePattern, convertParams, type CompiledPattern, type Method } from './router.js';
+import type { ViewMetrics } from './view-metrics.js';
 
 /** Everything the front needs; built once at boot. */
 export interface FrontOptions {
+  readonly settings: Settings;
   readonly routes: readonly RouteInfo[];
-  readonly dispatch: Dispatch;
+  readonly pool: WorkerPool;
+  readonly dispatcher: Dispatcher;
   readonly logger: Logger;
   readonly metrics: FrontMetrics;
+  readonly viewMetrics: ViewMetrics;
   /** Serve /metrics on this instance (false when METRICS_PORT moves it elsewhere). */
   readonly serveMetrics: boolean;
+  /** True once shutdown began: /readyz answers 503. */
+  readonly draining: () => boolean;
+}
+
+/** What /metrics needs: the front's registry, the workers' view metrics, and which threads live. */
+export interface MetricsSource {
+  readonly metrics: FrontMetrics;
+  readonly viewMetrics: ViewMetrics;
+  readonly pool: WorkerPool;
 }
 
 /** Per-route data fastify keeps for us in `config`. */
@@ -46,6 +62,9 @@ function requestId(raw: IncomingMessage): string {
   return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+/** Status drover uses in logs and metrics for a client that left before its answer (nginx's 499). */
+const CLIENT_CLOSED_REQUEST = 499;
+
 function sendError(reply: FastifyReply, status: number, message: string, extra?: Record<string, unknown>): FastifyReply {
   return reply
     .code(status)
@@ -68,16 +87,19 @@ function flattenHeaders(headers: FastifyRequest['headers']): Record<string, stri
  * const metricsApp = buildMetricsServer(metrics, logger);
  * await metricsApp.listen({ port: 9100 });
  */
-export function buildMetricsServer(metrics: FrontMetrics, logger: Logger): FastifyInstance {
+export function buildMetricsServer(source: MetricsSource, logger: Logger): FastifyInstance {
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
-  addMetricsRoute(app, metrics);
+  addMetricsRoute(app, source);
   return app;
 }
 
-function addMetricsRoute(app: FastifyInstance, metrics: FrontMetrics): void {
+function addMetricsRoute(app: FastifyInstance, { metrics, viewMetrics, pool }: MetricsSource): void {
   app.get('/metrics', { config: { routeLabel: '/metrics' } satisfies RouteConfig }, async (_request, reply) => {
-    const body = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(body);
+    const front = metrics.registry;
+    const reserved = new Set(front.getMetricsAsArray().map((m) => m.name));
+    const views = await viewMetrics.registry(pool.threadIds, reserved);
+    const body = await Registry.merge([front, views]).metrics();
+    return reply.type(front.contentType).send(body);
   });
 }
 
@@ -85,17 +107,28 @@ function addMetricsRoute(app: FastifyInstance, metrics: FrontMetrics): void {
  * Builds the front server for an app's route table.
  *
  * @example
- * const front = buildFront({ routes, dispatch, logger, metrics, serveMetrics: true });
+ * const front = buildFront({ settings, routes, pool, dispatcher, logger, metrics, viewMetrics, serveMetrics: true, draining: () => false });
  * await front.listen({ port: settings.PORT, host: settings.HOST });
  */
 export function buildFront(options: FrontOptions): FastifyInstance {
-  const { logger, metrics, dispatch } = options;
+  const { settings, logger, metrics, dispatcher, pool } = options;
+  // The slowest route may take this long to upload its request; its deadline covers the upload.
+  const receiveMs = Math.max(settings.REQUEST_TIMEOUT, ...options.routes.map((r) => r.timeout ?? 0)) * 1000;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // The access line is ours (one per request, with route and worker); fastify's two are off.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
     routerOptions: { maxParamLength: 500 },
+    bodyLimit: settings.BODY_LIMIT,
+    // Slow clients (slowloris): headers must arrive within HEADER_TIMEOUT and the whole request
+    // within its deadline, else 408 and the connection is closed. Node checks these only every
+    // connectionsCheckingInterval (30 s by default), hence the 1 s interval.
+    requestTimeout: Math.ceil(receiveMs),
+    http: {
+      headersTimeout: Math.ceil(Math.min(settings.HEADER_TIMEOUT * 1000, receiveMs)),
+      connectionsCheckingInterval: 1000,
+    },
     return503OnClosing: true,
   });
 
@@ -124,22 +157,32 @@ export function buildFront(options: FrontOptions): FastifyInstance {
     request.routeLabel = UNMATCHED_ROUTE;
     return sendError(reply, 404, `no route matches ${request.method} ${request.url.split('?')[0]}`);
   });
-  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (error instanceof ClientGone) return sendError(reply, CLIENT_CLOSED_REQUEST, error.message);
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) return sendError(reply, status, error.message);
+    // drover's own dispatch errors (504, 503, 502) say what happened without leaking app details.
+    if (error.code?.startsWith('DROVER_ERR_DISPATCH_')) {
+      if (status === 503) reply.header('retry-after', '1');
+      return sendError(reply, status, error.message);
+    }
     request.log.error({ err: error, route: request.routeLabel }, 'request failed');
     return sendError(reply, 500, 'Internal Server Error');
   });
 
   app.get('/healthz', { config: { routeLabel: '/healthz' } satisfies RouteConfig }, async () => ({ status: 'ok' }));
-  if (options.serveMetrics) addMetricsRoute(app, metrics);
+  app.get('/readyz', { config: { routeLabel: '/readyz' } satisfies RouteConfig }, async (_request, reply) => {
+    const status = options.draining() ? 'draining' : pool.ready ? 'ready' : 'starting';
+    return reply.code(status === 'ready' ? 200 : 503).send({ status });
+  });
+  if (options.serveMetrics) addMetricsRoute(app, options);
 
-  registerRoutes(app, options.routes, dispatch);
+  registerRoutes(app, options.routes, dispatcher, settings);
   return app;
 }
 
 /** Registers each route with fastify, plus one 405 route per pattern for the methods it lacks. */
-function registerRoutes(app: FastifyInstance, routes: readonly RouteInfo[], dispatch: Dispatch): void {
+function registerRoutes(app: FastifyInstance, routes: readonly RouteInfo[], dispatcher: Dispatcher, settings: Settings): void {
   const allowed = new Map<string, { compiled: CompiledPattern; methods: Set<Method> }>();
   for (const info of routes) {
     const compiled = compilePattern(info.pattern);
@@ -150,7 +193,7 @@ function registerRoutes(app: FastifyInstance, routes: readonly RouteInfo[], disp
       method: [...info.methods],
       url: compiled.routerUrl,
       config: { routeLabel: info.pattern } satisfies RouteConfig,
-      handler: (request, reply) => handleView(info, compiled, dispatch, request, reply),
+      handler: (request, reply) => handleView(info, compiled, dispatcher, info.timeout ?? settings.REQUEST_TIMEOUT, request, reply),
     });
   }
   for (const { compiled, methods } of allowed.values()) {
@@ -174,7 +217,8 @@ function registerRoutes(app: FastifyInstance, routes: readonly RouteInfo[], disp
 async function handleView(
   info: RouteInfo,
   compiled: CompiledPattern,
-  dispatch: Dispatch,
+  dispatcher: Dispatcher,
+  timeout: number,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
@@ -199,7 +243,11 @@ async function handleView(
     headers: flattenHeaders(request.headers),
     body,
   };
-  const response = await dispatch(task);
+  // A client that leaves while its request waits gets it dropped from the queue.
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) dispatcher.clientGone(task);
+  });
+  const response = await dispatcher.dispatch(task, { route: info.pattern, timeout, elapsedMs: reply.elapsedTime });
   request.worker = response.worker;
   return reply
     .code(response.status)

@@ -62,6 +62,24 @@ export function integer(min: number, max: number): Parser<number> {
 }
 
 /**
+ * A parser for seconds, decimals allowed, with inclusive bounds.
+ *
+ * @example
+ * seconds(0.001, 3600).parse('2.5') // 2.5
+ */
+export function seconds(min: number, max: number): Parser<number> {
+  return {
+    expected: `a number of seconds from ${min} to ${max}`,
+    parse(raw) {
+      if (!/^\s*\d+(\.\d+)?\s*$/.test(raw)) throw new Error('not a number of seconds');
+      const value = Number(raw);
+      if (value < min || value > max) throw new Error('out of range');
+      return value;
+    },
+  };
+}
+
+/**
  * A boolean parser: true/false, 1/0, yes/no, on/off (any case).
  *
  * @example

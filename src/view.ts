@@ -11,6 +11,8 @@ import type { Route } from './router.js';
 
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
+/** application/json, and structured types such as application/problem+json. */
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 
 /** The request object views receive, built from the envelope without copying the body. */
 class ViewRequest implements Request {
@@ -49,6 +51,11 @@ class ViewRequest implements Request {
 
   json<T = unknown>(): T {
     if (!this.#json) {
+      const type = this.headers['content-type'];
+      // A body declared as something else is not JSON by accident: say so (415) instead of guessing.
+      if (type !== undefined && !JSON_TYPE.test(type)) {
+        throw httpError(415, `unsupported content type "${type}"; send application/json`);
+      }
       if (this.body.byteLength === 0) throw httpError(400, 'the request body is empty; send a JSON document');
       try {
         this.#json = { value: JSON.parse(this.text()) };

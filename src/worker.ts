@@ -1,18 +1,22 @@
 /**
  * The entry point of every worker thread (loaded by piscina). Imports the app once, then runs
- * tasks: the route manifest at boot, and requests.
+ * tasks: the route manifest at start, and requests.
  */
-import { threadId, workerData } from 'node:worker_threads';
+import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { register } from 'prom-client';
 import { describeRoutes, loadApp } from './app-loader.js';
-import { createLogger } from './logging.js';
+import { channelDestination, createLogger } from './logging.js';
 import type { WorkerData } from './pool.js';
 import type { ManifestResult, ResponseEnvelope, Task } from './protocol.js';
 import type { Route } from './router.js';
+import { isFrontOnlyMetric, type MetricSnapshot } from './view-metrics.js';
 import { runView } from './view.js';
 
-const { settings, app } = workerData as WorkerData;
-const logger = createLogger(settings, { worker: threadId });
+const { settings, app, channel } = workerData as WorkerData;
+const logChannel = new BroadcastChannel(channel);
+logChannel.unref();
+const logger = createLogger(settings, { worker: threadId }, channelDestination(logChannel));
 
 // A failed import is kept and reported through the manifest task instead of crashing the thread:
 // piscina would otherwise respawn it, importing the broken app again and again.
@@ -22,6 +26,21 @@ try {
   routes = await loadApp(app);
 } catch (err) {
   loadError = err as Error;
+}
+
+let lastMetrics = '';
+
+/**
+ * The view metrics of this thread, when they changed since the last response. They ride on the
+ * response, so an increment a view made is in /metrics as soon as its response is out.
+ */
+async function changedMetrics(): Promise<MetricSnapshot | undefined> {
+  if (register.getMetricsAsArray().length === 0) return undefined;
+  const snapshot = (await register.getMetricsAsJSON()).filter((m) => !isFrontOnlyMetric(m.name));
+  const text = JSON.stringify(snapshot);
+  if (text === lastMetrics) return undefined;
+  lastMetrics = text;
+  return snapshot;
 }
 
 /** Wraps an envelope so piscina transfers its body buffer back instead of cloning it. */
@@ -40,7 +59,10 @@ export default async function run(task: Task): Promise<unknown> {
       : { ok: true, routes: describeRoutes(routes) };
     return result;
   }
+  if (loadError) throw loadError;
   const route = routes[task.route];
   if (!route) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
-  return transferable(await runView(route, task, logger, { debug: settings.DEBUG }));
+  const response = await runView(route, task, logger, { debug: settings.DEBUG });
+  const metrics = await changedMetrics();
+  return transferable(metrics ? { ...response, metrics } : response);
 }

@@ -12,6 +12,15 @@ t.test('defaults', async (t) => {
     PORT: 8000,
     HOST: '0.0.0.0',
     WEB_CONCURRENCY: availableParallelism(),
+    WORKER_CONCURRENCY: 4,
+    MAX_QUEUE: 256,
+    REQUEST_TIMEOUT: 25,
+    HEADER_TIMEOUT: 10,
+    GRACEFUL_TIMEOUT: 25,
+    MAX_REQUESTS: 0,
+    MAX_REQUESTS_JITTER: 0,
+    WORKER_MAX_MEMORY_MB: 512,
+    BODY_LIMIT: 1048576,
     LOG_LEVEL: 'info',
     DEBUG: false,
     METRICS_PORT: null,
@@ -32,6 +41,12 @@ t.test('a bad value names the variable, the value and what is expected', async (
   });
   t.throws(() => loadSettings(settingsTable, { WEB_CONCURRENCY: '-1' }), { message: /WEB_CONCURRENCY="-1" .* from 1 to 1024/ });
   t.throws(() => loadSettings(settingsTable, { WEB_CONCURRENCY: '1.5' }), { message: /WEB_CONCURRENCY="1.5"/ });
+});
+
+t.test('seconds accept decimals', async (t) => {
+  t.equal(loadSettings(settingsTable, { REQUEST_TIMEOUT: '0.5' }).REQUEST_TIMEOUT, 0.5);
+  t.throws(() => loadSettings(settingsTable, { REQUEST_TIMEOUT: '-1' }), { message: /REQUEST_TIMEOUT="-1" is invalid: expected a number of seconds/ });
+  t.throws(() => loadSettings(settingsTable, { GRACEFUL_TIMEOUT: '10s' }), { message: /GRACEFUL_TIMEOUT="10s"/ });
 });
 
 t.test('parsers', async (t) => {

@@ -91,11 +91,19 @@ t.test('httpError answers its status with a JSON error body', async (t) => {
   t.same(await res.json(), { error: 'short and stout', status: 418, requestId: 'tea-1' });
 });
 
-t.test('req.json() parses; malformed is 400', async (t) => {
-  t.same(await (await get('/json', { method: 'POST', body: '[1,{"a":null}]' })).json(), { got: [1, { a: null }] });
-  const bad = await get('/json', { method: 'POST', body: 'nope' });
+t.test('req.json() parses; malformed is 400; another content type is 415', async (t) => {
+  const json = { 'content-type': 'application/json' };
+  t.same(await (await get('/json', { method: 'POST', headers: json, body: '[1,{"a":null}]' })).json(), { got: [1, { a: null }] });
+  const problem = await get('/json', { method: 'POST', headers: { 'content-type': 'application/problem+json; charset=utf-8' }, body: '{}' });
+  t.equal(problem.status, 200, '+json types are JSON');
+  const bad = await get('/json', { method: 'POST', headers: json, body: 'nope' });
   t.equal(bad.status, 400);
   t.match(await bad.json(), { status: 400, error: /malformed JSON/ });
+  const form = await get('/json', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
+  t.equal(form.status, 415);
+  t.match(await form.json(), { status: 415, error: /unsupported content type "application\/x-www-form-urlencoded"; send application\/json/ });
+  const untyped = await fetch(server.url + '/json', { method: 'POST', body: new Uint8Array(Buffer.from('{"raw":true}')) });
+  t.same(await untyped.json(), { got: { raw: true } }, 'no content type: parsed as JSON');
 });
 
 t.test('put, patch and del shorthands; 405 lists the union', async (t) => {
