@@ -72,6 +72,19 @@ function sendError(reply: FastifyReply, status: number, message: string, extra?:
     .send(JSON.stringify(errorPayload(status, message, reply.request.id, extra)));
 }
 
+/** One access log line and the HTTP metrics of one request. */
+function recordAccess(request: FastifyRequest, reply: FastifyReply, statusCode: number, metrics: FrontMetrics): void {
+  const { method, url, routeLabel: route, worker } = request;
+  const responseTime = reply.elapsedTime;
+  metrics.observe(method, route, statusCode, responseTime / 1000);
+  request.log.info({ method, url, route, statusCode, responseTime, worker }, 'request completed');
+}
+
+/** The client closed its connection before the answer: fastify's onResponse will not fire. */
+function clientLeft(reply: FastifyReply): boolean {
+  return reply.raw.destroyed && !reply.raw.writableFinished;
+}
+
 function flattenHeaders(headers: FastifyRequest['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
@@ -145,13 +158,7 @@ export function buildFront(options: FrontOptions): FastifyInstance {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const { method, url, routeLabel: route, worker } = request;
-    const statusCode = reply.statusCode;
-    const responseTime = reply.elapsedTime;
-    metrics.observe(method, route, statusCode, responseTime / 1000);
-    request.log.info({ method, url, route, statusCode, responseTime, worker }, 'request completed');
-  });
+  app.addHook('onResponse', async (request, reply) => recordAccess(request, reply, reply.statusCode, metrics));
 
   app.setNotFoundHandler((request, reply) => {
     request.routeLabel = UNMATCHED_ROUTE;
@@ -177,12 +184,18 @@ export function buildFront(options: FrontOptions): FastifyInstance {
   });
   if (options.serveMetrics) addMetricsRoute(app, options);
 
-  registerRoutes(app, options.routes, dispatcher, settings);
+  registerRoutes(app, options.routes, dispatcher, settings, metrics);
   return app;
 }
 
 /** Registers each route with fastify, plus one 405 route per pattern for the methods it lacks. */
-function registerRoutes(app: FastifyInstance, routes: readonly RouteInfo[], dispatcher: Dispatcher, settings: Settings): void {
+function registerRoutes(
+  app: FastifyInstance,
+  routes: readonly RouteInfo[],
+  dispatcher: Dispatcher,
+  settings: Settings,
+  metrics: FrontMetrics,
+): void {
   const allowed = new Map<string, { compiled: CompiledPattern; methods: Set<Method> }>();
   for (const info of routes) {
     const compiled = compilePattern(info.pattern);
@@ -193,7 +206,7 @@ function registerRoutes(app: FastifyInstance, routes: readonly RouteInfo[], disp
       method: [...info.methods],
       url: compiled.routerUrl,
       config: { routeLabel: info.pattern } satisfies RouteConfig,
-      handler: (request, reply) => handleView(info, compiled, dispatcher, info.timeout ?? settings.REQUEST_TIMEOUT, request, reply),
+      handler: (request, reply) => handleView(info, compiled, dispatcher, info.timeout ?? settings.REQUEST_TIMEOUT, metrics, request, reply),
     });
   }
   for (const { compiled, methods } of allowed.values()) {
@@ -219,6 +232,7 @@ async function handleView(
   compiled: CompiledPattern,
   dispatcher: Dispatcher,
   timeout: number,
+  metrics: FrontMetrics,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
@@ -247,8 +261,15 @@ async function handleView(
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) dispatcher.clientGone(task);
   });
-  const response = await dispatcher.dispatch(task, { route: info.pattern, timeout, elapsedMs: reply.elapsedTime });
+  let response;
+  try {
+    response = await dispatcher.dispatch(task, { route: info.pattern, timeout, elapsedMs: reply.elapsedTime });
+  } catch (err) {
+    if (clientLeft(reply)) recordAccess(request, reply, CLIENT_CLOSED_REQUEST, metrics);
+    throw err;
+  }
   request.worker = response.worker;
+  if (clientLeft(reply)) recordAccess(request, reply, CLIENT_CLOSED_REQUEST, metrics);
   return reply
     .code(response.status)
     .headers(response.headers)

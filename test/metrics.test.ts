@@ -1,13 +1,7 @@
 // /metrics after known traffic: values, labels, format.
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { fixture, startDrover } from './helpers/server.js';
-
-/** The value of one sample line, e.g. sample(text, 'http_requests_total{method="GET",...}'). */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+import { fixture, sample, startDrover } from './helpers/server.js';
 
 t.test('HTTP metrics after known traffic', async (t) => {
   const server = await startDrover({ app: fixture('views.js') });

@@ -116,3 +116,23 @@ export async function startDrover(options: StartOptions = {}): Promise<Drover> {
     },
   };
 }
+
+/** The value of one sample line of a Prometheus text exposition, e.g. `sample(text, 'up{job="x"}')`. */
+export function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** Fetches `/metrics` from `base` and returns its text. */
+export async function scrape(base: string): Promise<string> {
+  return (await fetch(`${base}/metrics`)).text();
+}
+
+/** Polls `check` until it returns true (or fails the wait after `timeoutMs`). */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

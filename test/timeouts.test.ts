@@ -1,0 +1,80 @@
+// Deadlines (uWSGI's harakiri): from arrival, queue time included; running → 504 + thread replaced.
+import t from 'tap';
+import { eventually, fixture, sample, scrape, startDrover } from './helpers/server.js';
+
+const server = await startDrover({
+  app: fixture('faults.js'),
+  env: { WEB_CONCURRENCY: '1', WORKER_CONCURRENCY: '1', REQUEST_TIMEOUT: '1' },
+});
+t.teardown(() => server.stop());
+const get = (path: string, init?: RequestInit) => fetch(server.url + path, init);
+const restarts = async (reason: string) => sample(await scrape(server.url), `drover_worker_restarts_total{reason="${reason}"}`);
+
+t.test('a running view past its deadline: 504, logged, thread replaced', async (t) => {
+  const started = Date.now();
+  const res = await get('/spin-forever', { headers: { 'x-request-id': 'forever-1' } });
+  const took = Date.now() - started;
+  t.equal(res.status, 504);
+  t.same(await res.json(), {
+    error: 'the request did not finish within its 1 s deadline (route /spin-forever)',
+    status: 504,
+    requestId: 'forever-1',
+  });
+  t.ok(took >= 900, `answered at the deadline, not before (${took} ms)`);
+  const line = await server.waitForLog((l) => l.reqId === 'forever-1' && l.level === 50);
+  t.match(line, { route: '/spin-forever', timeout: 1, msg: /timed out.*replacing its worker thread/ });
+  t.equal(await restarts('timeout'), 1);
+  t.equal(sample(await scrape(server.url), 'drover_request_timeouts_total{route="/spin-forever"}'), 1);
+
+  const after = await get('/ok');
+  t.equal(after.status, 200, 'the replacement thread serves');
+  await eventually(async () => sample(await scrape(server.url), 'drover_workers') === 1);
+});
+
+t.test('a route timeout overrides REQUEST_TIMEOUT', async (t) => {
+  const started = Date.now();
+  const res = await get('/quick-timeout');
+  t.equal(res.status, 504);
+  t.ok(Date.now() - started < 900, 'the 0.3 s route deadline, not the 1 s default');
+  t.match(await res.json(), { error: /within its 0.3 s deadline \(route \/quick-timeout\)/ });
+});
+
+t.test('a queued request past its deadline is dropped without running', async (t) => {
+  const before = sample(await scrape(server.url), 'fixture_hits_total{kind="queued"}') ?? 0;
+  const busy = get('/spin-long?ms=1800'); // its own 10 s deadline; holds the only slot for 1.8 s
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const queued = await get('/count?kind=queued', { headers: { 'x-request-id': 'queued-1' } });
+  t.equal(queued.status, 504);
+  const line = await server.waitForLog((l) => l.reqId === 'queued-1' && l.level === 40);
+  t.match(line.msg, /dropped: its deadline passed while it waited/);
+  t.equal((await busy).status, 200);
+  t.equal(sample(await scrape(server.url), 'fixture_hits_total{kind="queued"}') ?? 0, before, 'the dropped view never ran');
+});
+
+t.test('a client that disconnects does not kill its running view', async (t) => {
+  const before = await restarts('timeout');
+  const controller = new AbortController();
+  const pending = get('/spin?ms=600', { signal: controller.signal, headers: { 'x-request-id': 'gone-running' } }).catch(() => 'aborted');
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  controller.abort();
+  t.equal(await pending, 'aborted');
+  const line = await server.waitForLog((l) => l.reqId === 'gone-running' && l.msg === 'request completed');
+  t.type(line.worker, 'number', 'the view ran to the end on its worker');
+  t.equal(await restarts('timeout'), before, 'no thread was killed');
+  t.equal(await restarts('crash'), 0);
+});
+
+t.test('a client that disconnects while queued has its request dropped', async (t) => {
+  const busy = get('/spin?ms=700');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const controller = new AbortController();
+  const pending = get('/count?kind=abandoned', { signal: controller.signal, headers: { 'x-request-id': 'gone-queued' } }).catch(() => 'aborted');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  controller.abort();
+  t.equal(await pending, 'aborted');
+  t.equal((await busy).status, 200);
+  const line = await server.waitForLog((l) => l.reqId === 'gone-queued' && l.msg === 'request completed');
+  t.equal(line.statusCode, 499, 'logged with nginx\'s "client closed request"');
+  t.equal(line.worker, null, 'no worker ran it');
+  t.equal(sample(await scrape(server.url), 'fixture_hits_total{kind="abandoned"}'), undefined, 'the view never ran');
+});
