@@ -157,6 +157,7 @@ export class WorkerPool extends EventEmitter {
     }
     this.#slots = slots;
     this.#routes = (manifests[0] as Extract<ManifestResult, { ok: true }>).routes;
+    this.#prepareStandby();
     return this.#routes;
   }
 
@@ -183,13 +184,22 @@ export class WorkerPool extends EventEmitter {
     return ids;
   }
 
-  /** The least busy slot that can take another request now, if any. */
+  #cursor = 0;
+
+  /**
+   * The least busy slot that can take another request now, if any. Ties go round-robin, so light
+   * sequential traffic spreads over every thread instead of wearing out the first one.
+   */
   pick(): WorkerSlot | undefined {
+    const slots = this.#slots;
     let best: WorkerSlot | undefined;
-    for (const slot of this.#slots) {
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[(this.#cursor + i) % slots.length] as WorkerSlot;
       if (slot.retiring || slot.inFlight >= this.perSlot) continue;
       if (!best || slot.inFlight < best.inFlight) best = slot;
+      if (slot.inFlight === 0) break;
     }
+    this.#cursor = (this.#cursor + 1) % Math.max(1, slots.length);
     return best;
   }
 
@@ -199,17 +209,46 @@ export class WorkerPool extends EventEmitter {
     slot.served++;
     if (slot.retiring && slot.inFlight === 0) void this.#leave(slot);
     if (slot.recycleAfter > 0 && slot.served >= slot.recycleAfter && !slot.replacing && !slot.retiring && !this.#closing) {
-      this.replace(slot, 'max_requests').catch((err: Error) => this.emit('failure', err));
+      const spare = this.#takeStandby();
+      if (spare) this.#swap(slot, spare, 'max_requests');
+      // No spare ready (two recycles at once): the worker keeps serving until its replacement is up.
+      else this.replace(slot, 'max_requests').catch((err: Error) => this.emit('failure', err));
     }
     this.emit('free');
   }
 
   /**
-   * Replaces `slot` by a fresh thread: the new one imports the app first, then takes the old one's
-   * place; the old one finishes what it runs and leaves. No request fails or waits for it.
+   * With MAX_REQUESTS, one thread is kept booted and idle so a worker that reaches its limit is
+   * swapped out at once: it takes no request past the limit, and no request waits for a boot.
    */
-  async replace(slot: WorkerSlot, reason: RestartReason): Promise<void> {
-    slot.replacing = true;
+  #standby: WorkerSlot | undefined;
+  #standbyBooting = false;
+
+  #prepareStandby(): void {
+    if (this.#settings.MAX_REQUESTS === 0 || this.#standby || this.#standbyBooting || this.#closing) return;
+    this.#standbyBooting = true;
+    this.#boot().then(
+      (slot) => {
+        this.#standbyBooting = false;
+        if (this.#closing) void slot.piscina.destroy();
+        else this.#standby = slot;
+      },
+      (err: Error) => {
+        this.#standbyBooting = false;
+        this.emit('failure', err);
+      },
+    );
+  }
+
+  #takeStandby(): WorkerSlot | undefined {
+    const spare = this.#standby;
+    this.#standby = undefined;
+    this.#prepareStandby();
+    return spare;
+  }
+
+  /** Starts a thread and waits for its app import; refuses one that cannot take over. */
+  async #boot(): Promise<WorkerSlot> {
     const fresh = this.#newSlot();
     const manifest = await fresh.manifest();
     const refusal = !manifest.ok
@@ -220,21 +259,39 @@ export class WorkerPool extends EventEmitter {
           ? 'the server is shutting down'
           : null;
     if (refusal) {
-      slot.replacing = false;
       await fresh.piscina.destroy();
       throw new ReloadRefused(refusal);
     }
-    const index = this.#slots.indexOf(slot);
-    if (index === -1) {
+    return fresh;
+  }
+
+  /**
+   * Replaces `slot` by a fresh thread: the new one imports the app first, then takes the old one's
+   * place; the old one finishes what it runs and leaves. No request fails or waits for it.
+   */
+  async replace(slot: WorkerSlot, reason: RestartReason): Promise<void> {
+    slot.replacing = true;
+    let fresh: WorkerSlot;
+    try {
+      fresh = await this.#boot();
+    } catch (err) {
+      slot.replacing = false;
+      throw err;
+    }
+    if (!this.#slots.includes(slot)) {
       await fresh.piscina.destroy();
       return;
     }
-    this.#slots[index] = fresh;
+    this.#swap(slot, fresh, reason);
+  }
+
+  #swap(slot: WorkerSlot, fresh: WorkerSlot, reason: RestartReason): void {
+    this.#slots[this.#slots.indexOf(slot)] = fresh;
     slot.retiring = true;
     this.#retiring.push(slot);
     this.recordRestart(reason);
     this.emit('free');
-    if (slot.inFlight === 0) await this.#leave(slot);
+    if (slot.inFlight === 0) void this.#leave(slot);
   }
 
   async #leave(slot: WorkerSlot): Promise<void> {
@@ -253,6 +310,7 @@ export class WorkerPool extends EventEmitter {
   /** Lets running requests finish, then stops every thread. */
   async close(): Promise<void> {
     this.#closing = true;
-    await Promise.all([...this.#slots, ...this.#retiring].map((s) => s.piscina.close()));
+    const standby = this.#standby ? [this.#standby] : [];
+    await Promise.all([...this.#slots, ...this.#retiring, ...standby].map((s) => s.piscina.close()));
   }
 }

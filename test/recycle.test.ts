@@ -1,0 +1,45 @@
+// Recycling (MAX_REQUESTS): a fresh thread replaces a worker after N requests; nothing fails,
+// no view metric or log line is lost.
+import t from 'tap';
+import { eventually, fixture, sample, scrape, startDrover } from './helpers/server.js';
+
+const server = await startDrover({
+  app: fixture('faults.js'),
+  env: { WEB_CONCURRENCY: '2', WORKER_CONCURRENCY: '2', MAX_REQUESTS: '5', MAX_REQUESTS_JITTER: '2' },
+});
+t.teardown(() => server.stop());
+const recycles = async () => sample(await scrape(server.url), 'drover_worker_restarts_total{reason="max_requests"}') ?? 0;
+
+t.test('workers recycle without failing or losing anything', async (t) => {
+  const threads = new Set<number>();
+  const statuses: number[] = [];
+  let counted = 0;
+  let logged = 0;
+  // Four clients at once, mixing counted and logging requests, until several recycles happened
+  // (thread boots are slow on a loaded machine; the count of requests is not what matters).
+  for (let round = 0; round < 100 && (await recycles()) < 4; round++) {
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, client) => {
+        const counting = client % 2 === 0;
+        const res = await fetch(server.url + (counting ? `/count?kind=recycle&value=${client}` : '/log?n=3&size=50'));
+        statuses.push(res.status);
+        threads.add(((await res.json()) as { thread: number }).thread);
+        if (counting) counted++;
+        else logged += 3;
+      }),
+    );
+  }
+  t.ok((await recycles()) >= 4, 'workers were recycled');
+  t.same([...new Set(statuses)], [200], `none of ${statuses.length} requests failed`);
+  t.ok(threads.size > 2, `requests were served by ${threads.size} threads over time`);
+
+  const metrics = await scrape(server.url);
+  t.equal(sample(metrics, 'drover_worker_restarts_total{reason="crash"}'), 0);
+  t.equal(sample(metrics, 'fixture_hits_total{kind="recycle"}'), counted, 'every increment, across retired threads');
+  t.equal(sample(metrics, 'fixture_size_count'), counted, 'histograms too');
+  // Retired threads leave once their last request is done; the warm standby is not a worker.
+  await eventually(async () => sample(await scrape(server.url), 'drover_workers') === 2);
+
+  await server.waitForLog(() => server.logs().filter((l) => l.msg === 'fixture line').length === logged);
+  t.pass(`all ${logged} view log lines arrived`);
+});
