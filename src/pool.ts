@@ -307,6 +307,13 @@ export class WorkerPool extends EventEmitter {
     }
   }
 
+  /** Stops every thread now, whatever it runs (the graceful timeout ran out). */
+  async destroy(): Promise<void> {
+    this.#closing = true;
+    const standby = this.#standby ? [this.#standby] : [];
+    await Promise.allSettled([...this.#slots, ...this.#retiring, ...standby].map((s) => s.piscina.destroy()));
+  }
+
   /** Lets running requests finish, then stops every thread. */
   async close(): Promise<void> {
     this.#closing = true;

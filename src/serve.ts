@@ -120,6 +120,9 @@ export async function startServer(settings: Settings, appPath: string, logger: L
       // arrive on open connections with 503 (return503OnClosing), and resolves when every
       // in-flight request (queued ones included) has been answered.
       const closed = Promise.all([front.close(), metricsApp?.close()]);
+      // Connections that finish their last request while draining are answered `Connection:
+      // close` (server.ts); this sweep closes the ones that went idle in between.
+      const sweep = setInterval(() => front.server.closeIdleConnections(), 100);
       const outcome = await Promise.race([closed.then(() => 'closed' as const), sleep(settings.GRACEFUL_TIMEOUT * 1000)]);
       let code = 0;
       if (outcome === 'timeout') {
@@ -129,11 +132,13 @@ export async function startServer(settings: Settings, appPath: string, logger: L
         );
         activeDispatcher.abandonAll();
         await Promise.race([closed, sleep(1000)]);
+        front.server.closeAllConnections();
         code = 1;
-        await pool.close().catch(() => undefined);
+        await pool.destroy();
       } else {
         await pool.close();
       }
+      clearInterval(sweep);
       await forwarder.close();
       return code;
     },

@@ -157,6 +157,9 @@ export function buildFront(options: FrontOptions): FastifyInstance {
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // While draining, every answer closes its connection: a keep-alive connection that carried
+    // an in-flight request would otherwise stay open, idle, and hold the drain until it times out.
+    if (options.draining()) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => recordAccess(request, reply, reply.statusCode, metrics));
 
