@@ -68,6 +68,7 @@ const CLIENT_CLOSED_REQUEST = 499;
 function sendError(reply: FastifyReply, status: number, message: string, extra?: Record<string, unknown>): FastifyReply {
   return reply
     .code(status)
+    .header('x-request-id', reply.request.id) // also where no hook runs (frameworkErrors)
     .type('application/json; charset=utf-8')
     .send(JSON.stringify(errorPayload(status, message, reply.request.id, extra)));
 }
@@ -143,6 +144,11 @@ export function buildFront(options: FrontOptions): FastifyInstance {
       connectionsCheckingInterval: 1000,
     },
     return503OnClosing: true,
+    // fastify answers a URL it cannot decode (broken percent-encoding) before any hook: give it
+    // drover's JSON error shape and request id like every other 4xx.
+    frameworkErrors: (error, _request, reply) => {
+      sendError(reply, error.statusCode ?? 400, error.message);
+    },
   });
 
   app.decorateRequest('routeLabel', UNMATCHED_ROUTE);
