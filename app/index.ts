@@ -1,13 +1,14 @@
 /**
- * The example app: its route table is the module's default export.
- * Served by `npm start` (or `drover serve dist/app/index.js`).
+ * The example app: its route table is the module's default export, its middleware the
+ * `middleware` export (outermost first). Served by `npm start` (or `drover serve dist/app/index.js`).
  */
-import { get, post, type Route } from 'drover';
+import { get, post, reverse, type Middleware, type Route } from 'drover';
+import { timing } from './middleware.js';
 import { echo, hello, item, sleep } from './views/basics.js';
 import { primes, report } from './views/compute.js';
 
 const routes: Route[] = [
-  get('/', () => ({ routes: routes.map((r) => ({ methods: r.methods, pattern: r.pattern, name: r.options.name ?? null })) }), { name: 'index' }),
+  get('/', index, { name: 'index' }),
   get('/hello', hello, { name: 'hello' }),
   get('/items/<int:id>', item, { name: 'item' }),
   get('/report', report, { name: 'report' }),
@@ -15,5 +16,19 @@ const routes: Route[] = [
   get('/primes/<int:n>', primes, { name: 'primes' }),
   get('/sleep', sleep, { name: 'sleep' }),
 ];
+
+/** GET / — names every route; `example` is a URL built with reverse(). */
+function index() {
+  const examples: Record<string, Record<string, number>> = { item: { id: 7 }, primes: { n: 1000 } };
+  return {
+    routes: routes.map((r) => {
+      const name = r.options.name ?? null;
+      const params = name ? (examples[name] ?? {}) : {};
+      return { methods: r.methods, pattern: r.pattern, name, example: name ? reverse(name, params) : null };
+    }),
+  };
+}
+
+export const middleware: Middleware[] = [timing];
 
 export default routes;

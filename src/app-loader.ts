@@ -4,9 +4,17 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AppImportFailed, AppNotRouteTable, RouteDuplicate } from './errors.js';
-import { isRoute, type Route } from './router.js';
+import { AppImportFailed, AppMiddlewareInvalid, AppNotRouteTable, RouteDuplicate } from './errors.js';
+import type { Middleware } from './http.js';
 import type { RouteInfo } from './protocol.js';
+import { setReverseTable } from './reverse.js';
+import { isRoute, type Route } from './router.js';
+
+/** What an app module provides: its route table and its middleware (outermost first). */
+export interface LoadedApp {
+  readonly routes: readonly Route[];
+  readonly middleware: readonly Middleware[];
+}
 
 /** Resolves an app path given on the command line or in APP_MODULE against the working directory. */
 export function resolveAppPath(path: string): string {
@@ -14,13 +22,13 @@ export function resolveAppPath(path: string): string {
 }
 
 /**
- * Imports the app at `path` and returns its route table, or throws a coded error that keeps the
- * app's own message.
+ * Imports the app at `path` and returns its route table and middleware, or throws a coded error
+ * that keeps the app's own message. Also makes the table the one reverse() reads.
  */
-export async function loadApp(path: string): Promise<readonly Route[]> {
-  let mod: { default?: unknown };
+export async function loadApp(path: string): Promise<LoadedApp> {
+  let mod: { default?: unknown; middleware?: unknown };
   try {
-    mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    mod = (await import(pathToFileURL(path).href)) as { default?: unknown; middleware?: unknown };
   } catch (err) {
     const error = new AppImportFailed(path, err instanceof Error ? err.message : String(err));
     error.cause = err;
@@ -32,7 +40,12 @@ export async function loadApp(path: string): Promise<readonly Route[]> {
   if (bad !== -1) throw new AppNotRouteTable(path, `entry ${bad}: ${describe(table[bad])}`);
   const routes = table as Route[];
   checkDuplicates(routes);
-  return Object.freeze([...routes]);
+  const middleware = mod.middleware ?? [];
+  if (!Array.isArray(middleware) || middleware.some((m) => typeof m !== 'function')) {
+    throw new AppMiddlewareInvalid(path, Array.isArray(middleware) ? 'an array with a non-function' : describe(middleware));
+  }
+  setReverseTable(routes);
+  return Object.freeze({ routes: Object.freeze([...routes]), middleware: Object.freeze([...(middleware as Middleware[])]) });
 }
 
 function describe(value: unknown): string {

@@ -120,3 +120,24 @@ export const ShuttingDown = createError(
 
 /** Reload: a replacement worker could not take over. (reason) */
 export const ReloadRefused = createError('DROVER_ERR_RELOAD_REFUSED', 'reload stopped, the running workers keep serving: %s', 500);
+
+/** reverse(): no route has that name. (name, known names) */
+export const ReverseUnknownName = createError(
+  'DROVER_ERR_REVERSE_NAME',
+  'reverse(): no route is named "%s"; named routes: %s',
+  500,
+);
+
+/** reverse(): a parameter is missing, extra or of the wrong type. (route name, pattern, problem) */
+export const ReverseParamInvalid = createError(
+  'DROVER_ERR_REVERSE_PARAM',
+  'reverse("%s") for pattern %s: %s',
+  500,
+);
+
+/** The app's `middleware` export is not a list of functions. (path, what was found) */
+export const AppMiddlewareInvalid = createError(
+  'DROVER_ERR_APP_MIDDLEWARE',
+  'the app module %s exports `middleware`, which must be an array of functions `(next) => (req) => response`; found %s',
+  500,
+);

@@ -126,6 +126,27 @@ export function redirect(url: string, status = 302): HttpResponse {
   return respond('redirect', 'text/plain; charset=utf-8', new Uint8Array(0), { status, headers: { location: url } });
 }
 
+/**
+ * A copy of `response` with extra headers (responses are frozen). For middleware.
+ *
+ * @example
+ * const timing = (next) => async (req) => withHeaders(await next(req), { 'x-took-ms': '3' });
+ */
+export function withHeaders(response: HttpResponse, headers: Readonly<Record<string, string>>): HttpResponse {
+  const merged: Record<string, string> = { ...response.headers };
+  for (const [name, value] of Object.entries(headers)) merged[name.toLowerCase()] = String(value);
+  return Object.freeze({ ...response, headers: merged });
+}
+
+/** A view after drover's normalisation: always resolves to a response. What middleware wraps. */
+export type Handler = (req: Request) => Promise<HttpResponse>;
+
+/**
+ * Django-style middleware: takes the next handler, returns a handler. It may answer without
+ * calling `next`; whatever it returns is normalised like a view's result.
+ */
+export type Middleware = (next: Handler) => (req: Request) => unknown;
+
 /** An error that a view throws to answer with an HTTP status and a JSON error body. */
 export class HttpError extends Error {
   readonly [HTTP_ERROR] = true as const;

@@ -10,5 +10,6 @@
  */
 export { route, get, post, put, patch, del, converters, METHODS } from './router.js';
 export type { Method, Route, RouteOptions, ParamsOf, Converter, ConverterName } from './router.js';
-export { json, text, html, bytes, redirect, httpError, HttpError } from './http.js';
-export type { Request, View, HttpResponse, ResponseInit } from './http.js';
+export { json, text, html, bytes, redirect, httpError, HttpError, withHeaders } from './http.js';
+export type { Request, View, HttpResponse, ResponseInit, Handler, Middleware } from './http.js';
+export { reverse } from './reverse.js';

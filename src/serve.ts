@@ -16,13 +16,15 @@ import type { RouteInfo } from './protocol.js';
 import { buildFront, buildMetricsServer } from './server.js';
 import { ViewMetrics } from './view-metrics.js';
 
-/** A running drover server. */
-export interface RunningServer {
-  /** Base URL of the web listener, e.g. `http://127.0.0.1:8000`. */
-  readonly url: string;
-  /** Base URL of the metrics listener when METRICS_PORT is set. */
-  readonly metricsUrl: string | null;
+/** A drover server: workers started, front built, not necessarily listening. */
+export interface DroverServer {
+  /** The front fastify instance (`inject()` drives it without a socket). */
+  readonly front: FastifyInstance;
+  /** The metrics-only instance when METRICS_PORT is set. */
+  readonly metricsApp: FastifyInstance | null;
   readonly routes: readonly RouteInfo[];
+  /** Listens on HOST:PORT (and METRICS_PORT) and returns the base URLs. */
+  listen(): Promise<{ url: string; metricsUrl: string | null }>;
   /**
    * Graceful shutdown: /readyz turns 503, the listeners stop accepting, in-flight and queued
    * requests finish, idle keep-alive connections close, the workers stop, worker logs are
@@ -41,6 +43,14 @@ function baseUrl(app: FastifyInstance, host: string): string {
 
 const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(resolve, ms, 'timeout').unref());
 
+/** A drover server listening on its ports. */
+export interface RunningServer extends DroverServer {
+  /** Base URL of the web listener, e.g. `http://127.0.0.1:8000`. */
+  readonly url: string;
+  /** Base URL of the metrics listener when METRICS_PORT is set. */
+  readonly metricsUrl: string | null;
+}
+
 /**
  * Starts the workers and the front for the app at `appPath` and listens on HOST:PORT.
  * Rejects (after stopping the workers) when the app cannot be loaded.
@@ -51,6 +61,24 @@ const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(res
  * process.exitCode = await server.drain();
  */
 export async function startServer(settings: Settings, appPath: string, logger: Logger): Promise<RunningServer> {
+  const server = await createServer(settings, appPath, logger);
+  try {
+    return { ...server, ...(await server.listen()) };
+  } catch (err) {
+    await server.drain();
+    throw err;
+  }
+}
+
+/**
+ * Starts the workers and builds the front for the app at `appPath`, without listening.
+ * Rejects (after stopping the workers) when the app cannot be loaded.
+ *
+ * @example
+ * const server = await createServer(settings, appPath, logger);
+ * const res = await server.front.inject({ url: '/hello' });
+ */
+export async function createServer(settings: Settings, appPath: string, logger: Logger): Promise<DroverServer> {
   const channel = `drover:${process.pid}:${randomUUID()}`;
   const forwarder = forwardWorkerLogs(channel);
   const pool = new WorkerPool(settings, appPath, channel);
@@ -87,20 +115,18 @@ export async function startServer(settings: Settings, appPath: string, logger: L
     draining: () => draining,
   });
   const metricsApp = separateMetrics ? buildMetricsServer({ metrics, viewMetrics, pool }, logger) : null;
-  try {
-    await front.listen({ port: settings.PORT, host: settings.HOST });
-    if (metricsApp) await metricsApp.listen({ port: settings.METRICS_PORT ?? 0, host: settings.HOST });
-  } catch (err) {
-    await Promise.allSettled([front.close(), metricsApp?.close(), pool.close(), forwarder.close()]);
-    throw err;
-  }
 
   let reloading: Promise<void> = Promise.resolve();
   const activeDispatcher = dispatcher;
   return {
-    url: baseUrl(front, settings.HOST),
-    metricsUrl: metricsApp ? baseUrl(metricsApp, settings.HOST) : null,
+    front,
+    metricsApp,
     routes,
+    async listen() {
+      await front.listen({ port: settings.PORT, host: settings.HOST });
+      if (metricsApp) await metricsApp.listen({ port: settings.METRICS_PORT ?? 0, host: settings.HOST });
+      return { url: baseUrl(front, settings.HOST), metricsUrl: metricsApp ? baseUrl(metricsApp, settings.HOST) : null };
+    },
     reload() {
       reloading = reloading.then(async () => {
         logger.info({ workers: settings.WEB_CONCURRENCY }, 'reloading workers one at a time');

@@ -139,6 +139,17 @@ export function loadDotenv(): void {
 }
 
 /**
+ * The process environment with `overrides` on top, for loadSettings (the one place that reads
+ * `process.env`).
+ *
+ * @example
+ * loadSettings(table, environment({ LOG_LEVEL: 'warn' }));
+ */
+export function environment(overrides: Readonly<Record<string, string>> = {}): Record<string, string | undefined> {
+  return { ...process.env, ...overrides };
+}
+
+/**
  * Reads, parses and freezes every setting of `table` from `env`. Throws `DROVER_ERR_SETTINGS_INVALID`
  * naming the first bad variable, its value and what is expected.
  *

@@ -5,7 +5,20 @@
 import { threadId } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { ViewReturnedUndefined, ViewReturnedUnsupported } from './errors.js';
-import { bytes, errorPayload, httpError, isHttpError, isResponse, json, text, type HttpResponse, type Request } from './http.js';
+import {
+  bytes,
+  errorPayload,
+  html,
+  httpError,
+  isHttpError,
+  isResponse,
+  json,
+  text,
+  type Handler,
+  type HttpResponse,
+  type Middleware,
+  type Request,
+} from './http.js';
 import { ownedBuffer, type RequestTask, type ResponseEnvelope } from './protocol.js';
 import type { Route } from './router.js';
 
@@ -86,28 +99,78 @@ function envelope(response: HttpResponse): ResponseEnvelope {
   };
 }
 
+/**
+ * The 500 response. Outside DEBUG it names only the request id. In DEBUG it shows the error and
+ * its stack: an HTML page for a browser (Accept: text/html), JSON otherwise.
+ */
+function serverError(err: unknown, task: RequestTask, options: ViewRunOptions): HttpResponse {
+  if (!options.debug) return json(errorPayload(500, 'Internal Server Error', task.id), { status: 500 });
+  const error = err as Error & { code?: string };
+  const detail = { message: String(error?.message ?? err), code: error?.code, stack: error?.stack };
+  if (/\btext\/html\b/.test(task.headers.accept ?? '')) return html(debugPage(task, detail), { status: 500 });
+  return json(errorPayload(500, 'Internal Server Error', task.id, { detail }), { status: 500 });
+}
+
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+
+function debugPage(task: RequestTask, detail: { message: string; code?: string | undefined; stack?: string | undefined }): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>500 · ${escapeHtml(detail.message)}</title>
+<style>body{font:14px system-ui,sans-serif;margin:2rem}pre{background:#f6f6f6;padding:1rem;overflow:auto}</style></head>
+<body><h1>Server error (DEBUG)</h1>
+<p><b>${escapeHtml(task.method)} ${escapeHtml(task.url)}</b> · request id <code>${escapeHtml(task.id)}</code></p>
+<h2>${escapeHtml(detail.code ? `${detail.code}: ` : '')}${escapeHtml(detail.message)}</h2>
+<pre>${escapeHtml(detail.stack ?? '')}</pre>
+<p>Shown because DEBUG=true. Never run production with DEBUG.</p></body></html>`;
+}
+
 /** Options of runView that come from settings. */
 export interface ViewRunOptions {
   readonly debug: boolean;
 }
 
 /**
- * Runs `route`'s view for `task`. Never throws: an `httpError` becomes its status, anything else
- * a 500 whose body names only the request id (plus the error in DEBUG), with the error logged.
+ * Builds the handler of every route once: the view, normalised to a response, wrapped by the
+ * middleware in reverse order so that `middleware[0]` is outermost (Django's order).
  */
-export async function runView(route: Route, task: RequestTask, logger: Logger, options: ViewRunOptions): Promise<ResponseEnvelope> {
+export function buildHandlers(routes: readonly Route[], middleware: readonly Middleware[]): readonly Handler[] {
+  return Object.freeze(
+    routes.map((route) => {
+      const viewName = route.view.name || route.pattern;
+      const view = route.view as (r: Request) => unknown;
+      let handler: Handler = async (req) => toResponse(await view(req), viewName);
+      for (const mw of [...middleware].reverse()) {
+        const wrapped = mw(handler);
+        const name = `middleware ${mw.name || 'anonymous'}`;
+        handler = async (req) => toResponse(await wrapped(req), name);
+      }
+      return handler;
+    }),
+  );
+}
+
+/**
+ * Runs `handler` (route `route`) for `task`. Never throws: an `httpError` becomes its status,
+ * anything else a 500 whose body names only the request id (plus the error in DEBUG), with the
+ * error logged.
+ */
+export async function runView(
+  handler: Handler,
+  route: Route,
+  task: RequestTask,
+  logger: Logger,
+  options: ViewRunOptions,
+): Promise<ResponseEnvelope> {
   const req = new ViewRequest(task, logger);
-  const viewName = route.view.name || route.pattern;
   try {
-    const result: unknown = await (route.view as (r: Request) => unknown)(req);
-    return envelope(toResponse(result, viewName));
+    return envelope(await handler(req));
   } catch (err) {
     if (isHttpError(err)) {
       return envelope(json(errorPayload(err.status, err.message, task.id), { status: err.status }));
     }
+    const viewName = route.view.name || route.pattern;
     req.log.error({ err, route: route.pattern, view: viewName }, 'view failed');
-    const error = err as Error & { code?: string };
-    const detail = options.debug ? { detail: { message: String(error?.message ?? err), code: error?.code, stack: error?.stack } } : undefined;
-    return envelope(json(errorPayload(500, 'Internal Server Error', task.id, detail), { status: 500 }));
+    return envelope(serverError(err, task, options));
   }
 }

@@ -9,9 +9,10 @@ import { describeRoutes, loadApp } from './app-loader.js';
 import { channelDestination, createLogger } from './logging.js';
 import type { WorkerData } from './pool.js';
 import type { ManifestResult, ResponseEnvelope, Task } from './protocol.js';
+import type { Handler } from './http.js';
 import type { Route } from './router.js';
 import { isFrontOnlyMetric, type MetricSnapshot } from './view-metrics.js';
-import { runView } from './view.js';
+import { buildHandlers, runView } from './view.js';
 
 const { settings, app, channel } = workerData as WorkerData;
 const logChannel = new BroadcastChannel(channel);
@@ -21,9 +22,13 @@ const logger = createLogger(settings, { worker: threadId }, channelDestination(l
 // A failed import is kept and reported through the manifest task instead of crashing the thread:
 // piscina would otherwise respawn it, importing the broken app again and again.
 let routes: readonly Route[] = [];
+let handlers: readonly Handler[] = [];
 let loadError: Error | undefined;
 try {
-  routes = await loadApp(app);
+  const loaded = await loadApp(app);
+  routes = loaded.routes;
+  // Middleware chains are built once per thread, not per request.
+  handlers = buildHandlers(routes, loaded.middleware);
 } catch (err) {
   loadError = err as Error;
 }
@@ -61,8 +66,9 @@ export default async function run(task: Task): Promise<unknown> {
   }
   if (loadError) throw loadError;
   const route = routes[task.route];
-  if (!route) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
-  const response = await runView(route, task, logger, { debug: settings.DEBUG });
+  const handler = handlers[task.route];
+  if (!route || !handler) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
+  const response = await runView(handler, route, task, logger, { debug: settings.DEBUG });
   const metrics = await changedMetrics();
   return transferable(metrics ? { ...response, metrics } : response);
 }
