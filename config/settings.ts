@@ -5,7 +5,7 @@
  * README's configuration table (`npm run docs`; a test fails when the README is stale).
  */
 import { availableParallelism } from 'node:os';
-import { boolean, defineSettings, integer, nonEmpty, oneOf, seconds, type SettingSpec } from '../src/settings.js';
+import { boolean, defineSettings, integer, nonEmpty, oneOf, seconds, urlPrefix, type SettingSpec } from '../src/settings.js';
 
 export const settingsTable = defineSettings({
   PORT: {
@@ -83,10 +83,38 @@ export const settingsTable = defineSettings({
     default: 'info',
     description: 'Lowest level written to stdout, for the front and the workers alike.',
   },
+  LOG_FORMAT: {
+    parser: oneOf(['json', 'pretty']),
+    default: 'json',
+    description: '`json`: one JSON object per line (production). `pretty`: human-readable lines via pino-pretty (development; `npm run dev`).',
+  },
   DEBUG: {
     parser: boolean(),
     default: false,
     description: 'Development mode: 500 responses carry the error and its stack. Never in production.',
+  },
+  METRICS_TOKEN: {
+    parser: nonEmpty('a token'),
+    default: null,
+    secret: true,
+    description: 'When set, `/metrics` requires `Authorization: Bearer <token>` and answers 401 otherwise.',
+  } satisfies SettingSpec<string | null>,
+  STATIC_DIR: {
+    parser: nonEmpty('a directory path'),
+    default: 'app/static',
+    description:
+      'Directory of static files, served by the front thread (even when every worker is busy). Relative to the working ' +
+      'directory. The default is skipped when missing; a directory set explicitly must exist.',
+  },
+  STATIC_URL: {
+    parser: urlPrefix(),
+    default: '/static/',
+    description: 'URL prefix the static files are served under.',
+  },
+  STATIC_MAX_AGE: {
+    parser: integer(0, 31_536_000),
+    default: 3600,
+    description: 'Seconds browsers and proxies may cache a static file (`Cache-Control: public, max-age=…`); ETag and Last-Modified are always sent.',
   },
   METRICS_PORT: {
     parser: integer(0, 65535),

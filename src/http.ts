@@ -182,3 +182,8 @@ export function errorPayload(
 ): Record<string, unknown> {
   return { error: message, status, requestId, ...extra };
 }
+
+/** Escapes text for HTML (DEBUG pages). */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}

@@ -8,6 +8,7 @@
  * cannot take it with it. (console.log from a worker is asynchronous and lost on exit; drover
  * never uses it.)
  */
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
 import { pino, type DestinationStream, type Logger } from 'pino';
@@ -15,9 +16,22 @@ import type { Settings } from '../config/settings.js';
 
 let stdout: DestinationStream | undefined;
 
-/** The front's one writer to fd 1, synchronous so nothing is buffered when the process exits. */
-function stdoutDestination(): DestinationStream {
-  return (stdout ??= pino.destination({ dest: 1, sync: true }));
+/**
+ * The front's one writer to fd 1: synchronous, so nothing is buffered when the process exits. With
+ * LOG_FORMAT=pretty it is pino-pretty (also synchronous), for people reading a terminal; worker
+ * lines pass through it too.
+ */
+function stdoutDestination(format: Settings['LOG_FORMAT'] = 'json'): DestinationStream {
+  if (!stdout) {
+    if (format === 'pretty') {
+      // Loaded only in development: production never pays for pino-pretty's import.
+      const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => DestinationStream;
+      stdout = pretty({ sync: true, destination: 1 });
+    } else {
+      stdout = pino.destination({ dest: 1, sync: true });
+    }
+  }
+  return stdout;
 }
 
 /**
@@ -29,9 +43,9 @@ function stdoutDestination(): DestinationStream {
  * log.info({ items: 3 }, 'loaded');
  */
 export function createLogger(
-  settings: Pick<Settings, 'LOG_LEVEL'>,
+  settings: Pick<Settings, 'LOG_LEVEL' | 'LOG_FORMAT'>,
   bindings: Record<string, unknown> = {},
-  destination: DestinationStream = stdoutDestination(),
+  destination: DestinationStream = stdoutDestination(settings.LOG_FORMAT),
 ): Logger {
   return pino({ level: settings.LOG_LEVEL, base: { pid: process.pid, hostname: hostname(), ...bindings } }, destination);
 }
@@ -51,13 +65,13 @@ export interface LogForwarder {
  * Starts forwarding the lines workers post on the channel named `name`.
  *
  * @example
- * const forwarder = forwardWorkerLogs('drover:1234:logs');
+ * const forwarder = forwardWorkerLogs('drover:1234:logs', settings.LOG_FORMAT);
  * // … after the pool has stopped
  * await forwarder.close();
  */
-export function forwardWorkerLogs(name: string): LogForwarder {
+export function forwardWorkerLogs(name: string, format: Settings['LOG_FORMAT'] = 'json'): LogForwarder {
   const channel = new BroadcastChannel(name);
-  const out = stdoutDestination();
+  const out = stdoutDestination(format);
   let received = 0;
   channel.onmessage = (event) => {
     received++;

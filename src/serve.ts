@@ -13,7 +13,7 @@ import { forwardWorkerLogs } from './logging.js';
 import { createFrontMetrics } from './metrics.js';
 import { WorkerPool } from './pool.js';
 import type { RouteInfo } from './protocol.js';
-import { buildFront, buildMetricsServer } from './server.js';
+import { buildFront, buildMetricsServer, staticDirectory } from './server.js';
 import { ViewMetrics } from './view-metrics.js';
 
 /** A drover server: workers started, front built, not necessarily listening. */
@@ -79,8 +79,9 @@ export async function startServer(settings: Settings, appPath: string, logger: L
  * const res = await server.front.inject({ url: '/hello' });
  */
 export async function createServer(settings: Settings, appPath: string, logger: Logger): Promise<DroverServer> {
+  const staticRoot = staticDirectory(settings); // a bad STATIC_DIR stops boot before any thread starts
   const channel = `drover:${process.pid}:${randomUUID()}`;
-  const forwarder = forwardWorkerLogs(channel);
+  const forwarder = forwardWorkerLogs(channel, settings.LOG_FORMAT);
   const pool = new WorkerPool(settings, appPath, channel);
   let routes: readonly RouteInfo[];
   try {
@@ -113,8 +114,9 @@ export async function createServer(settings: Settings, appPath: string, logger: 
     viewMetrics,
     serveMetrics: !separateMetrics,
     draining: () => draining,
+    staticRoot,
   });
-  const metricsApp = separateMetrics ? buildMetricsServer({ metrics, viewMetrics, pool }, logger) : null;
+  const metricsApp = separateMetrics ? buildMetricsServer({ metrics, viewMetrics, pool, token: settings.METRICS_TOKEN }, logger) : null;
 
   let reloading: Promise<void> = Promise.resolve();
   const activeDispatcher = dispatcher;

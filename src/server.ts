@@ -3,14 +3,18 @@
  * a worker), answers /healthz and /metrics itself, dispatches the rest to the pool, and writes the
  * access log line and the HTTP metrics.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import fastifyStatic from '@fastify/static';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
 import { ClientGone, type Dispatcher } from './dispatch.js';
-import { errorPayload } from './http.js';
+import { SettingInvalid } from './errors.js';
+import { errorPayload, escapeHtml } from './http.js';
 import { UNMATCHED_ROUTE, type FrontMetrics } from './metrics.js';
 import type { WorkerPool } from './pool.js';
 import { ownedBuffer, type RequestTask, type RouteInfo } from './protocol.js';
@@ -30,13 +34,17 @@ export interface FrontOptions {
   readonly serveMetrics: boolean;
   /** True once shutdown began: /readyz answers 503. */
   readonly draining: () => boolean;
+  /** Absolute static directory to serve (from staticDirectory()), or null. */
+  readonly staticRoot: string | null;
 }
 
-/** What /metrics needs: the front's registry, the workers' view metrics, and which threads live. */
+/** What /metrics needs: the front's registry, the workers' view metrics, which threads live, the token. */
 export interface MetricsSource {
   readonly metrics: FrontMetrics;
   readonly viewMetrics: ViewMetrics;
   readonly pool: WorkerPool;
+  /** METRICS_TOKEN: when set, scrapes must send `Authorization: Bearer <token>`. */
+  readonly token: string | null;
 }
 
 /** Per-route data fastify keeps for us in `config`. */
@@ -107,8 +115,19 @@ export function buildMetricsServer(source: MetricsSource, logger: Logger): Fasti
   return app;
 }
 
-function addMetricsRoute(app: FastifyInstance, { metrics, viewMetrics, pool }: MetricsSource): void {
-  app.get('/metrics', { config: { routeLabel: '/metrics' } satisfies RouteConfig }, async (_request, reply) => {
+/** Constant-time comparison, so a wrong token's answer time says nothing about the right one. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(header ?? '');
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function addMetricsRoute(app: FastifyInstance, { metrics, viewMetrics, pool, token }: MetricsSource): void {
+  app.get('/metrics', { config: { routeLabel: '/metrics' } satisfies RouteConfig }, async (request, reply) => {
+    if (token !== null && !bearerMatches(request.headers.authorization, token)) {
+      reply.header('www-authenticate', 'Bearer realm="metrics"');
+      return sendError(reply, 401, 'metrics need Authorization: Bearer <METRICS_TOKEN>');
+    }
     const front = metrics.registry;
     const reserved = new Set(front.getMetricsAsArray().map((m) => m.name));
     const views = await viewMetrics.registry(pool.threadIds, reserved);
@@ -121,7 +140,7 @@ function addMetricsRoute(app: FastifyInstance, { metrics, viewMetrics, pool }: M
  * Builds the front server for an app's route table.
  *
  * @example
- * const front = buildFront({ settings, routes, pool, dispatcher, logger, metrics, viewMetrics, serveMetrics: true, draining: () => false });
+ * const front = buildFront({ settings, routes, pool, dispatcher, logger, metrics, viewMetrics, serveMetrics: true, draining: () => false, staticRoot: null });
  * await front.listen({ port: settings.PORT, host: settings.HOST });
  */
 export function buildFront(options: FrontOptions): FastifyInstance {
@@ -158,8 +177,11 @@ export function buildFront(options: FrontOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
+  const staticRoot = options.staticRoot;
+  const staticLabel = `${settings.STATIC_URL}*`;
   app.addHook('onRequest', async (request) => {
-    request.routeLabel = (request.routeOptions.config as RouteConfig).routeLabel ?? UNMATCHED_ROUTE;
+    const label = (request.routeOptions.config as RouteConfig).routeLabel;
+    request.routeLabel = label ?? (staticRoot && request.routeOptions.url?.startsWith(settings.STATIC_URL) ? staticLabel : UNMATCHED_ROUTE);
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -171,7 +193,20 @@ export function buildFront(options: FrontOptions): FastifyInstance {
 
   app.setNotFoundHandler((request, reply) => {
     request.routeLabel = UNMATCHED_ROUTE;
-    return sendError(reply, 404, `no route matches ${request.method} ${request.url.split('?')[0]}`);
+    const message = `no route matches ${request.method} ${request.url.split('?')[0]}`;
+    if (!settings.DEBUG) return sendError(reply, 404, message);
+    // DEBUG: list the patterns tried, as Django's technical 404 page does.
+    const tried = options.routes.map((r) => `${r.methods.join(',')} ${r.pattern}`);
+    if (staticRoot) tried.push(`GET ${staticLabel} (static files from ${staticRoot})`);
+    if (/\btext\/html\b/.test(request.headers.accept ?? '')) {
+      const items = tried.map((t) => `<li><code>${escapeHtml(t)}</code></li>`).join('');
+      return reply
+        .code(404)
+        .header('x-request-id', request.id)
+        .type('text/html; charset=utf-8')
+        .send(`<!doctype html><html><head><meta charset="utf-8"><title>404</title></head><body><h1>Page not found (DEBUG)</h1><p>${escapeHtml(message)}</p><p>Routes tried, in order:</p><ol>${items}</ol><p>Shown because DEBUG=true.</p></body></html>`);
+    }
+    return sendError(reply, 404, message, { routesTried: tried });
   });
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (error instanceof ClientGone) return sendError(reply, CLIENT_CLOSED_REQUEST, error.message);
@@ -191,10 +226,36 @@ export function buildFront(options: FrontOptions): FastifyInstance {
     const status = options.draining() ? 'draining' : pool.ready ? 'ready' : 'starting';
     return reply.code(status === 'ready' ? 200 : 503).send({ status });
   });
-  if (options.serveMetrics) addMetricsRoute(app, options);
+  if (options.serveMetrics) addMetricsRoute(app, { ...options, token: settings.METRICS_TOKEN });
+  if (staticRoot) {
+    // Static files are the front's job (nginx in front of uWSGI): they never wait for a worker.
+    void app.register(fastifyStatic, {
+      root: staticRoot,
+      prefix: settings.STATIC_URL,
+      decorateReply: false,
+      index: false,
+      dotfiles: 'ignore',
+      etag: true,
+      lastModified: true,
+      cacheControl: true,
+      maxAge: settings.STATIC_MAX_AGE * 1000,
+      immutable: false,
+    });
+  }
 
   registerRoutes(app, options.routes, dispatcher, settings, metrics);
   return app;
+}
+
+/**
+ * The static directory to serve, or null. The default (app/static) is skipped when absent; a
+ * directory named explicitly must exist, else boot stops naming the setting.
+ */
+export function staticDirectory(settings: Settings): string | null {
+  const dir = resolve(process.cwd(), settings.STATIC_DIR);
+  if (existsSync(dir) && statSync(dir).isDirectory()) return dir;
+  if (settings.STATIC_DIR === 'app/static') return null;
+  throw new SettingInvalid('STATIC_DIR', JSON.stringify(settings.STATIC_DIR), `an existing directory (${dir} is not one)`);
 }
 
 /** Registers each route with fastify, plus one 405 route per pattern for the methods it lacks. */

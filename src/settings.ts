@@ -131,6 +131,23 @@ export function nonEmpty(expected: string): Parser<string> {
 }
 
 /**
+ * A URL prefix parser: starts and ends with "/", e.g. `/static/`.
+ *
+ * @example
+ * urlPrefix().parse('/assets/') // '/assets/'
+ */
+export function urlPrefix(): Parser<string> {
+  return {
+    expected: 'a URL path starting and ending with "/", e.g. /static/',
+    parse(raw) {
+      const v = raw.trim();
+      if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(v) || v === '/') throw new Error('not a prefix');
+      return v;
+    },
+  };
+}
+
+/**
  * Loads `.env` from the working directory into the environment, quietly and without overriding
  * variables that are already set (twelve-factor: the real environment wins).
  */
@@ -176,12 +193,27 @@ export function loadSettings<S extends Record<string, AnySpec>>(
   return Object.freeze(values) as SettingsOf<S>;
 }
 
+/**
+ * The effective settings as `NAME=value` lines, secrets masked (for `drover check`).
+ *
+ * @example
+ * describeSettings(table, settings) // ['PORT=8000', 'METRICS_TOKEN=****', …]
+ */
+export function describeSettings(table: Record<string, AnySpec>, values: Readonly<Record<string, unknown>>): string[] {
+  return Object.entries(table).map(([name, spec]) => {
+    const value = values[name];
+    const shown = value === null || value === undefined ? '(unset)' : spec.secret ? '****' : String(value);
+    return `${name}=${shown}`;
+  });
+}
+
 /** Renders the settings table as the README's Markdown table. */
 export function renderSettingsTable(table: Record<string, AnySpec>): string {
   const rows = Object.entries(table).map(([name, spec]) => {
     const def =
       spec.defaultText ?? (spec.default === null ? 'unset' : `\`${String(spec.default as string | number | boolean)}\``);
-    return `| \`${name}\` | ${def} | ${spec.parser.expected} | ${spec.description} |`;
+    const secret = spec.secret ? ' Secret: masked wherever settings are printed.' : '';
+    return `| \`${name}\` | ${def} | ${spec.parser.expected} | ${spec.description}${secret} |`;
   });
   return ['| Variable | Default | Accepts | Description |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

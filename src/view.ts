@@ -8,6 +8,7 @@ import { ViewReturnedUndefined, ViewReturnedUnsupported } from './errors.js';
 import {
   bytes,
   errorPayload,
+  escapeHtml,
   html,
   httpError,
   isHttpError,
@@ -110,9 +111,6 @@ function serverError(err: unknown, task: RequestTask, options: ViewRunOptions): 
   if (/\btext\/html\b/.test(task.headers.accept ?? '')) return html(debugPage(task, detail), { status: 500 });
   return json(errorPayload(500, 'Internal Server Error', task.id, { detail }), { status: 500 });
 }
-
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 function debugPage(task: RequestTask, detail: { message: string; code?: string | undefined; stack?: string | undefined }): string {
   return `<!doctype html>

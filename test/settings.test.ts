@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import t from 'tap';
 import { settingsTable } from '../dist/config/settings.js';
-import { boolean, integer, loadSettings, oneOf, renderSettingsTable } from '../dist/src/settings.js';
+import { boolean, describeSettings, integer, loadSettings, oneOf, renderSettingsTable } from '../dist/src/settings.js';
 import { withSettingsTable } from '../dist/src/docs.js';
 
 t.test('defaults', async (t) => {
@@ -22,7 +22,12 @@ t.test('defaults', async (t) => {
     WORKER_MAX_MEMORY_MB: 512,
     BODY_LIMIT: 1048576,
     LOG_LEVEL: 'info',
+    LOG_FORMAT: 'json',
     DEBUG: false,
+    METRICS_TOKEN: null,
+    STATIC_DIR: 'app/static',
+    STATIC_URL: '/static/',
+    STATIC_MAX_AGE: 3600,
     METRICS_PORT: null,
     APP_MODULE: null,
   });
@@ -63,4 +68,19 @@ t.test('the README settings table is generated from config/settings.ts', async (
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   t.equal(withSettingsTable(readme), readme, 'README is current; run `npm run docs` after changing a setting');
   for (const name of Object.keys(settingsTable)) t.match(renderSettingsTable(settingsTable), `| \`${name}\` |`);
+});
+
+t.test('STATIC_URL must be a prefix', async (t) => {
+  t.equal(loadSettings(settingsTable, { STATIC_URL: '/assets/v2/' }).STATIC_URL, '/assets/v2/');
+  for (const bad of ['static/', '/static', '/', '/a b/']) {
+    t.throws(() => loadSettings(settingsTable, { STATIC_URL: bad }), { message: /STATIC_URL=.* expected a URL path starting and ending with "\/"/ }, bad);
+  }
+});
+
+t.test('describeSettings masks secrets', async (t) => {
+  const lines = describeSettings(settingsTable, loadSettings(settingsTable, { METRICS_TOKEN: 'hunter2', PORT: '9000' }));
+  t.ok(lines.includes('METRICS_TOKEN=****'));
+  t.ok(lines.includes('PORT=9000'));
+  t.ok(lines.includes('METRICS_PORT=(unset)'));
+  t.notOk(lines.join('\n').includes('hunter2'));
 });
