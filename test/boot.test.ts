@@ -75,7 +75,7 @@ t.test('SIGTERM stops the server with exit code 0', async (t) => {
 t.test('CLI usage', async (t) => {
   const help = await runDrover(['--help']);
   t.equal(help.code, 0);
-  t.match(help.stdout, /drover serve \[APP\]/);
+  t.match(help.stdout, /drover serve \[--reload\] \[APP\]/);
   const unknown = await runDrover(['launch']);
   t.equal(unknown.code, 2);
   t.match(unknown.stderr, /DROVER_ERR_CLI_USAGE: unknown command "launch"; run "drover --help"/);

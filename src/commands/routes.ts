@@ -1,0 +1,26 @@
+/**
+ * `drover routes [APP]`: the route table, one line per route (Django's show_urls).
+ */
+import { describeRoutes, loadApp } from '../app-loader.js';
+import { appPath, readSettings, type Command } from './common.js';
+
+export const routes: Command = {
+  usage: 'drover routes [APP]',
+  summary: 'List the routes of APP: methods, pattern, name, timeout, pool.',
+  async run(args) {
+    const settings = readSettings();
+    const { routes: table } = await loadApp(appPath(args, settings));
+    const rows = describeRoutes(table).map((r) => [
+      r.methods.join(','),
+      r.pattern,
+      r.name ?? '-',
+      `${r.timeout ?? settings.REQUEST_TIMEOUT}s${r.timeout === null ? ' (default)' : ''}`,
+      'default',
+    ]);
+    const header = ['METHODS', 'PATTERN', 'NAME', 'TIMEOUT', 'POOL'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
+    process.stdout.write([line(header), ...rows.map(line), ''].join('\n'));
+    return 0;
+  },
+};
