@@ -11,9 +11,8 @@
 import type { Logger } from 'pino';
 import { RequestTimedOut, ServerOverloaded, ShuttingDown, WorkerStopped } from './errors.js';
 import type { PoolMetrics } from './metrics.js';
-import type { RestartReason, WorkerPool, WorkerSlot } from './pool.js';
+import type { WorkerPool, WorkerSlot } from './pool.js';
 import type { RequestTask, ResponseEnvelope } from './protocol.js';
-import type { ViewMetrics } from './view-metrics.js';
 
 /** Per-request scheduling facts from the front. */
 export interface DispatchOptions {
@@ -36,7 +35,6 @@ interface Ticket {
   readonly enqueuedAt: number;
   /** Where it runs, once started. */
   slot: WorkerSlot | undefined;
-  threadId: number | undefined;
   timer: NodeJS.Timeout | undefined;
   state: 'queued' | 'running' | 'done';
   resolve(response: ResponseEnvelope): void;
@@ -47,7 +45,7 @@ interface Ticket {
  * Schedules requests onto `pool`.
  *
  * @example
- * const dispatcher = new Dispatcher(pool, settings.MAX_QUEUE, metrics.pool, new ViewMetrics(), logger);
+ * const dispatcher = new Dispatcher(pool, settings.MAX_QUEUE, metrics.pool, logger);
  * const response = await dispatcher.dispatch(task, { route: '/report', timeout: 25, elapsedMs: 1.2 });
  */
 export class Dispatcher {
@@ -58,13 +56,9 @@ export class Dispatcher {
   readonly #maxQueue: number;
   readonly #metrics: PoolMetrics;
   readonly #logger: Logger;
-  readonly #viewMetrics: ViewMetrics;
-  /** Errors already counted as a restart: piscina rejects every task of a dead thread with the same one. */
-  readonly #counted = new WeakSet<Error>();
 
-  constructor(pool: WorkerPool, maxQueue: number, metrics: PoolMetrics, viewMetrics: ViewMetrics, logger: Logger) {
+  constructor(pool: WorkerPool, maxQueue: number, metrics: PoolMetrics, logger: Logger) {
     this.#pool = pool;
-    this.#viewMetrics = viewMetrics;
     this.#maxQueue = maxQueue;
     this.#metrics = metrics;
     this.#logger = logger;
@@ -89,7 +83,6 @@ export class Dispatcher {
         options,
         enqueuedAt: performance.now(),
         slot: undefined,
-        threadId: undefined,
         timer: undefined,
         state: 'queued',
         resolve,
@@ -127,17 +120,11 @@ export class Dispatcher {
   #start(ticket: Ticket, slot: WorkerSlot): void {
     ticket.state = 'running';
     ticket.slot = slot;
-    ticket.threadId = slot.threadId;
     this.#running.add(ticket);
     slot.inFlight++;
     this.#metrics.queueWait.observe((performance.now() - ticket.enqueuedAt) / 1000);
-    slot.run(ticket.task).then(
-      (response) => {
-        // Recorded even when the request was already answered (timeout) or its client left:
-        // the increments happened, and counters must not lose them.
-        if (response.metrics) this.#viewMetrics.update(response.worker, response.metrics);
-        this.#settle(ticket, response);
-      },
+    slot.send(ticket.task).then(
+      (response) => this.#settle(ticket, response),
       (err: Error & { code?: string }) => this.#failed(ticket, err),
     ).finally(() => {
       this.#running.delete(ticket);
@@ -173,23 +160,16 @@ export class Dispatcher {
   #failed(ticket: Ticket, err: Error & { code?: string }): void {
     if (ticket.state === 'done') return; // already answered (timeout, shutdown)
     let why: string;
-    if (ticket.slot?.wasTerminated(ticket.threadId)) {
+    // The restart itself is counted once per thread by the pool, not once per request.
+    if (ticket.slot?.terminatedByUs) {
       why = 'another request on the same thread timed out and the thread was replaced';
     } else if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
       why = 'it ran out of memory (WORKER_MAX_MEMORY_MB)';
-      this.#restartOnce(err, 'memory');
     } else {
       why = `it crashed: ${err.message}`;
-      this.#restartOnce(err, 'crash');
     }
     this.#logger.error({ reqId: ticket.task.id, route: ticket.options.route, err }, `worker thread stopped: ${why}`);
     this.#settle(ticket, new WorkerStopped(why));
-  }
-
-  #restartOnce(err: Error, reason: RestartReason): void {
-    if (this.#counted.has(err)) return;
-    this.#counted.add(err);
-    this.#pool.recordRestart(reason);
   }
 
   #settle(ticket: Ticket, outcome: ResponseEnvelope | Error): void {

@@ -4,17 +4,34 @@
  * Envelopes are plain, structured-clone-safe data. Bodies travel as `ArrayBuffer`s that are
  * transferred (moved, not copied) in both directions; the sender must own the whole buffer.
  */
+import type { MessagePort } from 'node:worker_threads';
+import type { Settings } from '../config/settings.js';
 import type { Method } from './router.js';
 import type { MetricSnapshot } from './view-metrics.js';
 
-/** The front asks a freshly started worker for the app's route table. */
+/** What every worker thread receives at start, in `workerData`. */
+export interface WorkerData {
+  readonly settings: Settings;
+  /** Absolute path of the app module to import. */
+  readonly app: string;
+  /** Name of the BroadcastChannel carrying log lines to the front. */
+  readonly channel: string;
+}
+
+/**
+ * The one piscina task a worker thread runs: import the app, report its route table, and take
+ * `port`, the channel every request of this thread travels on afterwards.
+ */
 export interface ManifestTask {
   readonly kind: 'manifest';
+  readonly port: MessagePort;
 }
 
 /** One HTTP request, routed and ready for its view. */
 export interface RequestTask {
   readonly kind: 'request';
+  /** Sequence number on the slot's channel, set when sent; the response carries it back. */
+  readonly seq?: number;
   /** Index of the route in the app's route table. */
   readonly route: number;
   /** Request id (X-Request-Id). */
@@ -33,7 +50,8 @@ export interface RequestTask {
   readonly body: ArrayBuffer | null;
 }
 
-export type Task = ManifestTask | RequestTask;
+/** What the front posts on a thread's channel: every request for it from one event-loop turn. */
+export type RequestBatch = readonly RequestTask[];
 
 /** A route as the front thread sees it: data only, the view stays in the worker. */
 export interface RouteInfo {
@@ -60,7 +78,12 @@ export interface ResponseEnvelope {
   readonly body: ArrayBuffer | null;
   /** threadId of the worker that ran the view (the access log's `worker`). */
   readonly worker: number;
-  /** The worker's prom-client metrics, when they changed since its last response. */
+}
+
+/** What a thread posts back: every response finished in one of its turns, and its metrics. */
+export interface ResponseBatch {
+  readonly responses: readonly { readonly seq: number; readonly response: ResponseEnvelope }[];
+  /** The thread's prom-client metrics, when they changed since its last batch. */
   readonly metrics?: MetricSnapshot;
 }
 

@@ -14,7 +14,7 @@ import { createFrontMetrics } from './metrics.js';
 import { WorkerPool } from './pool.js';
 import type { RouteInfo } from './protocol.js';
 import { buildFront, buildMetricsServer, staticDirectory } from './server.js';
-import { ViewMetrics } from './view-metrics.js';
+import { ViewMetrics, type MetricSnapshot } from './view-metrics.js';
 
 /** A drover server: workers started, front built, not necessarily listening. */
 export interface DroverServer {
@@ -95,7 +95,10 @@ export async function createServer(settings: Settings, appPath: string, logger: 
   const viewMetrics = new ViewMetrics();
   let dispatcher: Dispatcher | undefined;
   const metrics = createFrontMetrics({ workers: () => pool.alive, queueDepth: () => dispatcher?.queued ?? 0 });
-  dispatcher = new Dispatcher(pool, settings.MAX_QUEUE, metrics.pool, viewMetrics, logger);
+  dispatcher = new Dispatcher(pool, settings.MAX_QUEUE, metrics.pool, logger);
+  // Recorded before the responses they came with are answered (and even when a request was
+  // already answered by a timeout): the increments happened, and counters must not lose them.
+  pool.on('metrics', (threadId: number, snapshot: MetricSnapshot) => viewMetrics.update(threadId, snapshot));
   pool.on('restart', (reason: string) => {
     metrics.pool.restarts.inc({ reason });
     logger.warn({ reason }, 'worker thread replaced');

@@ -1,15 +1,13 @@
 /**
- * The entry point of every worker thread (loaded by piscina). Imports the app once, then runs
- * tasks: the route manifest at start, and requests.
+ * The entry point of every worker thread (loaded by piscina). Imports the app once, answers the
+ * manifest task with the route table, then serves request batches on the channel it was given.
  */
-import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { register } from 'prom-client';
 import { describeRoutes, loadApp } from './app-loader.js';
-import { channelDestination, createLogger } from './logging.js';
-import type { WorkerData } from './pool.js';
-import type { ManifestResult, ResponseEnvelope, Task } from './protocol.js';
 import type { Handler } from './http.js';
+import { channelDestination, createLogger } from './logging.js';
+import type { ManifestResult, ManifestTask, RequestBatch, RequestTask, ResponseBatch, ResponseEnvelope, WorkerData } from './protocol.js';
 import type { Route } from './router.js';
 import { isFrontOnlyMetric, type MetricSnapshot } from './view-metrics.js';
 import { buildHandlers, runView } from './view.js';
@@ -36,8 +34,8 @@ try {
 let lastMetrics = '';
 
 /**
- * The view metrics of this thread, when they changed since the last response. They ride on the
- * response, so an increment a view made is in /metrics as soon as its response is out.
+ * This thread's view metrics, when they changed since the last batch. They ride with the
+ * responses, so an increment a view made is in /metrics as soon as its response is out.
  */
 async function changedMetrics(): Promise<MetricSnapshot | undefined> {
   if (register.getMetricsAsArray().length === 0) return undefined;
@@ -48,27 +46,38 @@ async function changedMetrics(): Promise<MetricSnapshot | undefined> {
   return snapshot;
 }
 
-/** Wraps an envelope so piscina transfers its body buffer back instead of cloning it. */
-function transferable(response: ResponseEnvelope): unknown {
-  if (!response.body) return response;
-  return move({
-    [transferableSymbol]: [response.body],
-    [valueSymbol]: response,
-  } as unknown as ArrayBuffer);
+let port: MessagePort | undefined;
+let outbox: { seq: number; response: ResponseEnvelope }[] = [];
+let transfer: ArrayBuffer[] = [];
+
+/** Posts every response finished in this turn as one message (after the turn's other views). */
+async function flush(): Promise<void> {
+  const responses = outbox;
+  const buffers = transfer;
+  outbox = [];
+  transfer = [];
+  const metrics = await changedMetrics();
+  const batch: ResponseBatch = metrics ? { responses, metrics } : { responses };
+  port?.postMessage(batch, buffers);
 }
 
-export default async function run(task: Task): Promise<unknown> {
-  if (task.kind === 'manifest') {
-    const result: ManifestResult = loadError
-      ? { ok: false, error: `${(loadError as { code?: string }).code ?? 'Error'}: ${loadError.message}` }
-      : { ok: true, routes: describeRoutes(routes) };
-    return result;
-  }
-  if (loadError) throw loadError;
+async function serve(task: RequestTask): Promise<void> {
   const route = routes[task.route];
   const handler = handlers[task.route];
   if (!route || !handler) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
   const response = await runView(handler, route, task, logger, { debug: settings.DEBUG });
-  const metrics = await changedMetrics();
-  return transferable(metrics ? { ...response, metrics } : response);
+  outbox.push({ seq: task.seq as number, response });
+  if (response.body) transfer.push(response.body);
+  if (outbox.length === 1) setImmediate(() => void flush());
+}
+
+function onBatch(batch: RequestBatch): void {
+  for (const task of batch) void serve(task);
+}
+
+export default function run(task: ManifestTask): ManifestResult {
+  if (loadError) return { ok: false, error: `${(loadError as { code?: string }).code ?? 'Error'}: ${loadError.message}` };
+  port = task.port;
+  port.on('message', onBatch);
+  return { ok: true, routes: describeRoutes(routes) };
 }

@@ -1,0 +1,47 @@
+/**
+ * The baseline: the example app's views on plain fastify, one thread, views inline — what a
+ * Node user would write without drover. Routes come from the same route table, matched by
+ * fastify's router with the same compiled patterns.
+ *
+ * Usage: node dist/bench/plain.js PORT
+ */
+import Fastify from 'fastify';
+import { pino } from 'pino';
+import routes from '../app/index.js';
+import { compilePattern, convertParams } from '../src/router.js';
+
+const port = Number(process.argv[2] ?? 8100);
+const app = Fastify();
+const log = pino({ level: 'silent' });
+app.removeAllContentTypeParsers();
+app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+for (const route of routes) {
+  const compiled = compilePattern(route.pattern);
+  app.route({
+    method: [...route.methods],
+    url: compiled.routerUrl,
+    handler: async (request, reply) => {
+      const params = convertParams(compiled, request.params as Record<string, string>);
+      if (!params) return reply.callNotFound();
+      const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+      const req = {
+        method: request.method,
+        path: request.url.split('?')[0] as string,
+        url: request.url,
+        params,
+        query: request.query as Record<string, string>,
+        headers: request.headers as Record<string, string>,
+        body,
+        id: request.id,
+        log,
+        text: () => body.toString(),
+        json: () => JSON.parse(body.toString()) as unknown,
+      };
+      return (route.view as unknown as (r: typeof req) => unknown)(req);
+    },
+  });
+}
+app.get('/healthz', async () => ({ status: 'ok' }));
+await app.listen({ port, host: '127.0.0.1' });
+process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));

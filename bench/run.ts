@@ -1,0 +1,147 @@
+/**
+ * `npm run bench`: drover against plain fastify, side by side in one run, on this machine.
+ *
+ * Every number comes from the same run with the same load generator (autocannon, in this
+ * process), alternating drover and plain rounds so drift hits both alike. Prints Markdown tables
+ * for the README. Takes about two and a half minutes on 2 cores.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const PLAIN = fileURLToPath(new URL('./plain.js', import.meta.url));
+const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CONNECTIONS = 50;
+const CPU_PATH = '/primes/2000000';
+
+interface Server {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly bootMs: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+let nextPort = 18_000 + Math.floor(Math.random() * 1000);
+
+async function waitUp(url: string, started: number): Promise<number> {
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/hello`)).status === 200) return performance.now() - started;
+    } catch {
+      // not listening yet
+    }
+    await sleep(5);
+  }
+}
+
+async function start(kind: 'drover' | 'plain', env: Record<string, string> = {}): Promise<Server> {
+  const port = nextPort++;
+  const started = performance.now();
+  const args = kind === 'drover' ? [CLI, 'serve'] : [PLAIN, String(port)];
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: 'ignore', // drover's access log goes to /dev/null: the cost of writing it stays in
+  });
+  const url = `http://127.0.0.1:${port}`;
+  return { url, child, bootMs: await waitUp(url, started) };
+}
+
+async function stop(server: Server): Promise<void> {
+  server.child.kill('SIGTERM');
+  await new Promise((resolve) => server.child.once('exit', resolve));
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+async function load(url: string, connections = CONNECTIONS, seconds = ROUND_SECONDS): Promise<Load> {
+  const result = await autocannon({ url, connections, duration: seconds });
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+function average(loads: Load[]): Load {
+  const n = loads.length;
+  return {
+    rps: loads.reduce((s, l) => s + l.rps, 0) / n,
+    p50: loads.reduce((s, l) => s + l.p50, 0) / n,
+    p99: loads.reduce((s, l) => s + l.p99, 0) / n,
+  };
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+async function main(): Promise<void> {
+  const cores = availableParallelism();
+  const out: string[] = [`Machine: ${cores} cores, Node ${process.version}; load generator: autocannon, ${CONNECTIONS} connections, same machine; ${ROUNDS} alternating rounds of ${ROUND_SECONDS} s per cell.`, ''];
+
+  // 1. Light and serialization-heavy views, drover (WEB_CONCURRENCY = cores) vs plain.
+  const drover = await start('drover', { WEB_CONCURRENCY: String(cores) });
+  const plain = await start('plain');
+  const droverIdleRss = rssMb(drover.child.pid as number);
+  const plainIdleRss = rssMb(plain.child.pid as number);
+  out.push('| view | drover req/s | plain req/s | ratio | drover p50 / p99 ms | plain p50 / p99 ms |', '| --- | --- | --- | --- | --- | --- |');
+  for (const path of ['/hello', '/items/7', '/report']) {
+    const d: Load[] = [];
+    const p: Load[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      d.push(await load(drover.url + path));
+      p.push(await load(plain.url + path));
+    }
+    const [da, pa] = [average(d), average(p)];
+    out.push(`| \`${path}\` | ${fmt(da.rps)} | ${fmt(pa.rps)} | ${fmt(da.rps / pa.rps, 2)}× | ${da.p50} / ${da.p99} | ${pa.p50} / ${pa.p99} |`);
+  }
+
+  // Added latency of the hop at low load: one connection.
+  const d1 = await load(`${drover.url}/hello`, 1, ROUND_SECONDS);
+  const p1 = await load(`${plain.url}/hello`, 1, ROUND_SECONDS);
+  out.push('', `Low load (1 connection, \`/hello\`): drover p50 ${d1.p50} ms / p99 ${d1.p99} ms, plain p50 ${p1.p50} ms / p99 ${p1.p99} ms.`);
+
+  // 2. /healthz p99 while every worker is busy with CPU-bound views.
+  const healthz = async (server: Server): Promise<Load> => {
+    const busy = load(server.url + CPU_PATH, cores * 4, ROUND_SECONDS + 1);
+    await sleep(500);
+    const h = await load(`${server.url}/healthz`, 1, ROUND_SECONDS);
+    await busy;
+    return h;
+  };
+  const dh = await healthz(drover);
+  const ph = await healthz(plain);
+  out.push('', `\`/healthz\` while ${CPU_PATH} saturates the server: drover p99 ${dh.p99} ms (p50 ${dh.p50}), plain p99 ${ph.p99} ms (p50 ${ph.p50}).`);
+  await stop(drover);
+
+  // 3. CPU-bound view at several thread counts.
+  out.push('', `| \`${CPU_PATH}\` | req/s | vs plain |`, '| --- | --- | --- |');
+  const plainCpu = average([await load(plain.url + CPU_PATH, 8)]);
+  out.push(`| plain fastify (1 thread) | ${fmt(plainCpu.rps, 1)} | 1.00× |`);
+  for (const threads of [1, 2, 4].filter((n) => n <= Math.max(2, cores))) {
+    const server = await start('drover', { WEB_CONCURRENCY: String(threads), WORKER_CONCURRENCY: '1' });
+    const l = await load(server.url + CPU_PATH, 8);
+    out.push(`| drover, WEB_CONCURRENCY=${threads} | ${fmt(l.rps, 1)} | ${fmt(l.rps / plainCpu.rps, 2)}× |`);
+    await stop(server);
+  }
+  await stop(plain);
+
+  // 4. Boot and memory.
+  const boots: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = await start('drover', { WEB_CONCURRENCY: '2' });
+    boots.push(s.bootMs);
+    await stop(s);
+  }
+  out.push(
+    '',
+    `Boot to first answered request (WEB_CONCURRENCY=2, best of 3): drover ${fmt(Math.min(...boots))} ms; plain fastify ${fmt(plain.bootMs)} ms.`,
+    `Idle RSS: drover with ${cores} worker threads ${fmt(droverIdleRss, 1)} MB; plain fastify ${fmt(plainIdleRss, 1)} MB.`,
+  );
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+await main();
