@@ -13,7 +13,8 @@ const routes: Route[] = [
   get('/items/<int:id>', item, { name: 'item' }),
   get('/report', report, { name: 'report' }),
   post('/echo', echo, { name: 'echo' }),
-  get('/primes/<int:n>', primes, { name: 'primes' }),
+  // CPU-bound: in its own pool (a bulkhead), so a burst of it never delays the other routes.
+  get('/primes/<int:n>', primes, { name: 'primes', pool: 'heavy' }),
   get('/sleep', sleep, { name: 'sleep' }),
 ];
 
@@ -30,5 +31,8 @@ function index() {
 }
 
 export const middleware: Middleware[] = [timing];
+
+/** Worker pools besides `default` (WEB_CONCURRENCY threads); POOL_THREADS=heavy=N resizes. */
+export const pools = { heavy: { threads: 1 } };
 
 export default routes;

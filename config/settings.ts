@@ -5,7 +5,7 @@
  * README's configuration table (`npm run docs`; a test fails when the README is stale).
  */
 import { availableParallelism } from 'node:os';
-import { boolean, defineSettings, integer, nonEmpty, oneOf, seconds, urlPrefix, type SettingSpec } from '../src/settings.js';
+import { boolean, counts, defineSettings, integer, nonEmpty, oneOf, seconds, urlPrefix, type SettingSpec } from '../src/settings.js';
 
 export const settingsTable = defineSettings({
   PORT: {
@@ -32,11 +32,18 @@ export const settingsTable = defineSettings({
       'the cost is shared fate: a CPU-bound view delays the others on its thread, and a timed-out view ' +
       'takes its thread (and the requests on it) down. 4 keeps that blast radius small.',
   },
+  POOL_THREADS: {
+    parser: counts(1, 1024),
+    default: {} as Readonly<Record<string, number>>,
+    defaultText: 'unset: the sizes the app declares',
+    description:
+      'Threads of the app\'s named pools (bulkheads), overriding its `pools` export, e.g. `heavy=2,reports=1`. The default pool is sized by WEB_CONCURRENCY.',
+  } satisfies SettingSpec<Readonly<Record<string, number>>>,
   MAX_QUEUE: {
     parser: integer(0, 1_000_000),
     default: 256,
     description:
-      'Requests that may wait for a free worker slot. Beyond it a request is answered 503 with `Retry-After` at once.',
+      'Requests that may wait for a free worker slot, per pool. Beyond it a request is answered 503 with `Retry-After` at once.',
   },
   REQUEST_TIMEOUT: {
     parser: seconds(0.001, 86_400),

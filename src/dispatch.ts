@@ -45,7 +45,7 @@ interface Ticket {
  * Schedules requests onto `pool`.
  *
  * @example
- * const dispatcher = new Dispatcher(pool, settings.MAX_QUEUE, metrics.pool, logger);
+ * const dispatcher = new Dispatcher(pool, settings.MAX_QUEUE, metrics.forPool('default'), logger);
  * const response = await dispatcher.dispatch(task, { route: '/report', timeout: 25, elapsedMs: 1.2 });
  */
 export class Dispatcher {
@@ -122,7 +122,7 @@ export class Dispatcher {
     ticket.slot = slot;
     this.#running.add(ticket);
     slot.inFlight++;
-    this.#metrics.queueWait.observe((performance.now() - ticket.enqueuedAt) / 1000);
+    this.#metrics.observeWait((performance.now() - ticket.enqueuedAt) / 1000);
     slot.send(ticket.task).then(
       (response) => this.#settle(ticket, response),
       (err: Error & { code?: string }) => this.#failed(ticket, err),
@@ -144,8 +144,8 @@ export class Dispatcher {
 
   #deadline(ticket: Ticket): void {
     const { route, timeout } = ticket.options;
-    const fields = { reqId: ticket.task.id, route, timeout };
-    this.#metrics.timeouts.inc({ route });
+    const fields = { reqId: ticket.task.id, route, timeout, pool: this.#pool.name };
+    this.#metrics.timedOut(route);
     if (ticket.state === 'queued') {
       this.#queue.delete(ticket);
       this.#logger.warn(fields, 'request dropped: its deadline passed while it waited for a worker');

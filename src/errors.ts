@@ -141,3 +141,6 @@ export const AppMiddlewareInvalid = createError(
   'the app module %s exports `middleware`, which must be an array of functions `(next) => (req) => response`; found %s',
   500,
 );
+
+/** Declaration: a route names a pool the app does not declare, or a pool declaration is bad. (detail) */
+export const PoolInvalid = createError('DROVER_ERR_POOL', '%s', 500);

@@ -15,23 +15,28 @@ const RESTART_REASONS: readonly RestartReason[] = ['timeout', 'crash', 'memory',
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const WAIT_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30];
 
-/** The pool's metrics, updated by the dispatcher and the pool. */
+/** One pool's metrics, updated by its dispatcher and its pool. */
 export interface PoolMetrics {
-  readonly queueWait: Histogram;
-  readonly timeouts: Counter<'route'>;
-  readonly restarts: Counter<'reason'>;
+  /** A request left the queue for a worker after waiting `seconds`. */
+  observeWait(seconds: number): void;
+  /** A request of `route` passed its deadline. */
+  timedOut(route: string): void;
+  /** A thread was replaced. */
+  restarted(reason: RestartReason): void;
 }
 
-/** Live values the pool gauges read at scrape time. */
-export interface PoolGauges {
-  workers(): number;
-  queueDepth(): number;
+/** A pool's live numbers, read at scrape time. */
+export interface PoolState {
+  readonly name: string;
+  readonly workers: number;
+  readonly queued: number;
 }
 
 /** The front's metrics. */
 export interface FrontMetrics {
   readonly registry: Registry;
-  readonly pool: PoolMetrics;
+  /** The metrics of pool `name` (its series exist from the first call). */
+  forPool(name: string): PoolMetrics;
   /** Records one answered request. */
   observe(method: string, route: string, statusCode: number, seconds: number): void;
 }
@@ -41,10 +46,10 @@ export interface FrontMetrics {
  * once per process, not once per thread.
  *
  * @example
- * const metrics = createFrontMetrics({ workers: () => pool.alive, queueDepth: () => dispatcher.queued });
+ * const metrics = createFrontMetrics(() => [{ name: 'default', workers: pool.alive, queued: dispatcher.queued }]);
  * metrics.observe('GET', '/items/<int:id>', 200, 0.003);
  */
-export function createFrontMetrics(gauges: PoolGauges): FrontMetrics {
+export function createFrontMetrics(pools: () => readonly PoolState[]): FrontMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // prom-client names three gauges `*_total`, which `promtool check metrics` rejects (only counters
@@ -68,44 +73,51 @@ export function createFrontMetrics(gauges: PoolGauges): FrontMetrics {
   });
   new Gauge({
     name: 'drover_workers',
-    help: 'Worker threads alive.',
+    help: 'Worker threads alive, by pool.',
+    labelNames: ['pool'],
     registers: [registry],
     collect() {
-      this.set(gauges.workers());
+      for (const p of pools()) this.set({ pool: p.name }, p.workers);
     },
   });
   new Gauge({
     name: 'drover_queue_depth',
-    help: 'Requests waiting for a worker.',
+    help: 'Requests waiting for a worker, by pool.',
+    labelNames: ['pool'],
     registers: [registry],
     collect() {
-      this.set(gauges.queueDepth());
+      for (const p of pools()) this.set({ pool: p.name }, p.queued);
     },
   });
-  const pool: PoolMetrics = {
-    queueWait: new Histogram({
-      name: 'drover_queue_wait_seconds',
-      help: 'Time requests waited for a worker before running (0 when one was free).',
-      buckets: WAIT_BUCKETS,
-      registers: [registry],
-    }),
-    timeouts: new Counter({
-      name: 'drover_request_timeouts_total',
-      help: 'Requests that passed their deadline (REQUEST_TIMEOUT or the route timeout), queued or running.',
-      labelNames: ['route'],
-      registers: [registry],
-    }),
-    restarts: new Counter({
-      name: 'drover_worker_restarts_total',
-      help: 'Worker threads replaced, by reason.',
-      labelNames: ['reason'],
-      registers: [registry],
-    }),
-  };
-  for (const reason of RESTART_REASONS) pool.restarts.inc({ reason }, 0); // every series exists from boot
+  const queueWait = new Histogram({
+    name: 'drover_queue_wait_seconds',
+    help: 'Time requests waited for a worker before running (0 when one was free), by pool.',
+    labelNames: ['pool'],
+    buckets: WAIT_BUCKETS,
+    registers: [registry],
+  });
+  const timeouts = new Counter({
+    name: 'drover_request_timeouts_total',
+    help: 'Requests that passed their deadline (REQUEST_TIMEOUT or the route timeout), queued or running.',
+    labelNames: ['pool', 'route'],
+    registers: [registry],
+  });
+  const restarts = new Counter({
+    name: 'drover_worker_restarts_total',
+    help: 'Worker threads replaced, by pool and reason.',
+    labelNames: ['pool', 'reason'],
+    registers: [registry],
+  });
   return {
     registry,
-    pool,
+    forPool(name) {
+      for (const reason of RESTART_REASONS) restarts.inc({ pool: name, reason }, 0); // every series exists from boot
+      return {
+        observeWait: (seconds) => queueWait.observe({ pool: name }, seconds),
+        timedOut: (route) => timeouts.inc({ pool: name, route }),
+        restarted: (reason) => restarts.inc({ pool: name, reason }),
+      };
+    },
     observe(method, route, statusCode, seconds) {
       const labels = { method, route, status_code: statusCode };
       requests.inc(labels);

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { Settings } from '../config/settings.js';
 import { ReloadRefused } from './errors.js';
-import type { ManifestResult, RouteInfo, WorkerData } from './protocol.js';
+import type { ManifestResult, PoolSpec, RouteInfo, WorkerData } from './protocol.js';
 import { WorkerSlot } from './slot.js';
 
 export { WorkerSlot } from './slot.js';
@@ -28,26 +28,44 @@ const REBOOT_DELAY_MS = 1000;
 export class WorkerPool extends EventEmitter {
   #slots: WorkerSlot[] = [];
   #retiring: WorkerSlot[] = [];
-  #routes: readonly RouteInfo[] = [];
+  #app: { routes: readonly RouteInfo[]; pools: Readonly<Record<string, PoolSpec>> } = { routes: [], pools: {} };
   readonly #settings: Settings;
   readonly #workerData: WorkerData;
+  readonly #threads: number;
+  readonly #perSlot: number;
   #closing = false;
   #cursor = 0;
 
-  constructor(settings: Settings, appPath: string, channel: string) {
+  /** The pool's name (the `pool` label of its metrics). */
+  readonly name: string;
+
+  constructor(settings: Settings, appPath: string, channel: string, name: string, size: PoolSpec) {
     super();
     this.#settings = settings;
     this.#workerData = { settings, app: appPath, channel };
+    this.name = name;
+    this.#threads = size.threads;
+    this.#perSlot = size.concurrency ?? settings.WORKER_CONCURRENCY;
   }
 
   /** Requests one slot may run at once. */
   get perSlot(): number {
-    return this.#settings.WORKER_CONCURRENCY;
+    return this.#perSlot;
+  }
+
+  /** Worker threads this pool keeps. */
+  get size(): number {
+    return this.#threads;
   }
 
   /** The route table the workers reported at start. */
   get routes(): readonly RouteInfo[] {
-    return this.#routes;
+    return this.#app.routes;
+  }
+
+  /** The extra pools the app declares. */
+  get declaredPools(): Readonly<Record<string, PoolSpec>> {
+    return this.#app.pools;
   }
 
   /** Worker threads alive now (retiring ones included until they leave). */
@@ -72,7 +90,7 @@ export class WorkerPool extends EventEmitter {
    * when the import fails, after stopping the threads (no respawn loop).
    */
   async start(): Promise<readonly RouteInfo[]> {
-    const slots = Array.from({ length: this.#settings.WEB_CONCURRENCY }, () => this.#newSlot());
+    const slots = Array.from({ length: this.#threads }, () => this.#newSlot());
     const manifests = await Promise.all(slots.map((s) => s.boot()));
     const failed = manifests.find((m) => !m.ok);
     if (failed && !failed.ok) {
@@ -80,9 +98,10 @@ export class WorkerPool extends EventEmitter {
       throw new Error(failed.error);
     }
     this.#slots = slots;
-    this.#routes = (manifests[0] as Extract<ManifestResult, { ok: true }>).routes;
+    const { routes, pools } = manifests[0] as Extract<ManifestResult, { ok: true }>;
+    this.#app = { routes, pools };
     this.#prepareStandby();
-    return this.#routes;
+    return routes;
   }
 
   #newSlot(): WorkerSlot {
@@ -195,8 +214,8 @@ export class WorkerPool extends EventEmitter {
     const manifest = await fresh.boot();
     const refusal = !manifest.ok
       ? `the app failed to import in a new worker: ${manifest.error}`
-      : !isDeepStrictEqual(manifest.routes, this.#routes)
-        ? 'the route table changed; restart the server to apply a new route table'
+      : !isDeepStrictEqual({ routes: manifest.routes, pools: manifest.pools }, this.#app)
+        ? 'the route table or pools changed; restart the server to apply them'
         : this.#closing
           ? 'the server is shutting down'
           : null;

@@ -63,11 +63,21 @@ export interface RouteInfo {
   readonly view: string;
   /** Seconds; overrides REQUEST_TIMEOUT for this route. */
   readonly timeout: number | null;
+  /** The pool that runs it. */
+  readonly pool: string;
+}
+
+/** A worker pool the app declares (`export const pools`), besides `default`. */
+export interface PoolSpec {
+  /** Worker threads (POOL_THREADS overrides it). */
+  readonly threads: number;
+  /** Requests in flight per thread (WORKER_CONCURRENCY when not given). */
+  readonly concurrency?: number;
 }
 
 /** The worker's answer to a ManifestTask. */
 export type ManifestResult =
-  | { readonly ok: true; readonly routes: readonly RouteInfo[] }
+  | { readonly ok: true; readonly routes: readonly RouteInfo[]; readonly pools: Readonly<Record<string, PoolSpec>> }
   | { readonly ok: false; readonly error: string };
 
 /** The worker's answer to a RequestTask. */

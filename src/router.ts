@@ -73,7 +73,12 @@ export interface RouteOptions {
   readonly name?: string;
   /** Deadline in seconds for this route, instead of REQUEST_TIMEOUT (e.g. a slow report). */
   readonly timeout?: number;
+  /** The worker pool that runs this route (declared in the app's `pools` export); `default` otherwise. */
+  readonly pool?: string;
 }
+
+/** Pool names: short identifiers, safe as metric label values. */
+export const POOL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
 /** One entry of an app's route table. */
 export interface Route {
@@ -211,6 +216,9 @@ export function route<P extends string>(
   if (typeof view !== 'function') throw new RouteViewInvalid(pattern);
   if (options.timeout !== undefined && !(typeof options.timeout === 'number' && options.timeout > 0 && Number.isFinite(options.timeout))) {
     throw new RouteOptionInvalid(pattern, `timeout=${JSON.stringify(options.timeout)}; expected a positive number of seconds`);
+  }
+  if (options.pool !== undefined && !(typeof options.pool === 'string' && POOL_NAME.test(options.pool))) {
+    throw new RouteOptionInvalid(pattern, `pool=${JSON.stringify(options.pool)}; expected a pool name like "heavy" (a-z, 0-9, _ and -)`);
   }
   return Object.freeze({
     methods: Object.freeze([...new Set(upper)]) as readonly Method[],

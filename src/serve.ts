@@ -7,14 +7,13 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.js';
-import { Dispatcher } from './dispatch.js';
 import { AppImportFailed } from './errors.js';
 import { forwardWorkerLogs } from './logging.js';
 import { createFrontMetrics } from './metrics.js';
-import { WorkerPool } from './pool.js';
+import { Pools } from './pools.js';
 import type { RouteInfo } from './protocol.js';
 import { buildFront, buildMetricsServer, staticDirectory } from './server.js';
-import { ViewMetrics, type MetricSnapshot } from './view-metrics.js';
+import { ViewMetrics } from './view-metrics.js';
 
 /** A drover server: workers started, front built, not necessarily listening. */
 export interface DroverServer {
@@ -82,36 +81,32 @@ export async function createServer(settings: Settings, appPath: string, logger: 
   const staticRoot = staticDirectory(settings); // a bad STATIC_DIR stops boot before any thread starts
   const channel = `drover:${process.pid}:${randomUUID()}`;
   const forwarder = forwardWorkerLogs(channel, settings.LOG_FORMAT);
-  const pool = new WorkerPool(settings, appPath, channel);
+  const pools = new Pools(settings, appPath, channel, logger);
+  const viewMetrics = new ViewMetrics();
+  const metrics = createFrontMetrics(() => pools.states());
   let routes: readonly RouteInfo[];
   try {
-    routes = await pool.start();
+    routes = await pools.start(metrics, {
+      // Recorded before the responses they came with are answered (and even when a request was
+      // already answered by a timeout): the increments happened, and counters must not lose them.
+      metrics: (threadId, snapshot) => viewMetrics.update(threadId, snapshot),
+      restart: (pool, reason) => logger.warn({ pool, reason }, 'worker thread replaced'),
+      failure: (pool, err) => logger.error({ pool, err }, 'worker pool problem'),
+    });
   } catch (err) {
     await forwarder.close();
+    const error = err as Error & { code?: string };
+    if (error.code === 'DROVER_ERR_SETTINGS_INVALID') throw error;
     // The worker already formatted the app's error (with its code); keep it as the message.
-    throw Object.assign(new AppImportFailed(appPath, (err as Error).message), { message: (err as Error).message });
+    throw Object.assign(new AppImportFailed(appPath, error.message), { message: error.message });
   }
-
-  const viewMetrics = new ViewMetrics();
-  let dispatcher: Dispatcher | undefined;
-  const metrics = createFrontMetrics({ workers: () => pool.alive, queueDepth: () => dispatcher?.queued ?? 0 });
-  dispatcher = new Dispatcher(pool, settings.MAX_QUEUE, metrics.pool, logger);
-  // Recorded before the responses they came with are answered (and even when a request was
-  // already answered by a timeout): the increments happened, and counters must not lose them.
-  pool.on('metrics', (threadId: number, snapshot: MetricSnapshot) => viewMetrics.update(threadId, snapshot));
-  pool.on('restart', (reason: string) => {
-    metrics.pool.restarts.inc({ reason });
-    logger.warn({ reason }, 'worker thread replaced');
-  });
-  pool.on('failure', (err: Error) => logger.error({ err }, 'worker pool problem'));
 
   let draining = false;
   const separateMetrics = settings.METRICS_PORT !== null;
   const front = buildFront({
     settings,
     routes,
-    pool,
-    dispatcher,
+    pools,
     logger,
     metrics,
     viewMetrics,
@@ -119,10 +114,9 @@ export async function createServer(settings: Settings, appPath: string, logger: 
     draining: () => draining,
     staticRoot,
   });
-  const metricsApp = separateMetrics ? buildMetricsServer({ metrics, viewMetrics, pool, token: settings.METRICS_TOKEN }, logger) : null;
+  const metricsApp = separateMetrics ? buildMetricsServer({ metrics, viewMetrics, pools, token: settings.METRICS_TOKEN }, logger) : null;
 
   let reloading: Promise<void> = Promise.resolve();
-  const activeDispatcher = dispatcher;
   return {
     front,
     metricsApp,
@@ -136,7 +130,7 @@ export async function createServer(settings: Settings, appPath: string, logger: 
       reloading = reloading.then(async () => {
         logger.info({ workers: settings.WEB_CONCURRENCY }, 'reloading workers one at a time');
         try {
-          await pool.reload();
+          await pools.reload();
           logger.info('reload complete');
         } catch (err) {
           logger.error({ err }, (err as Error).message);
@@ -158,16 +152,16 @@ export async function createServer(settings: Settings, appPath: string, logger: 
       let code = 0;
       if (outcome === 'timeout') {
         logger.error(
-          { running: activeDispatcher.running, queued: activeDispatcher.queued, gracefulTimeout: settings.GRACEFUL_TIMEOUT },
+          { ...pools.load, gracefulTimeout: settings.GRACEFUL_TIMEOUT },
           'graceful timeout: answering what is left with 503',
         );
-        activeDispatcher.abandonAll();
+        pools.abandonAll();
         await Promise.race([closed, sleep(1000)]);
         front.server.closeAllConnections();
         code = 1;
-        await pool.destroy();
+        await pools.destroy();
       } else {
-        await pool.close();
+        await pools.close();
       }
       clearInterval(sweep);
       await forwarder.close();

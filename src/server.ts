@@ -16,7 +16,7 @@ import { ClientGone, type Dispatcher } from './dispatch.js';
 import { SettingInvalid } from './errors.js';
 import { errorPayload, escapeHtml } from './http.js';
 import { UNMATCHED_ROUTE, type FrontMetrics } from './metrics.js';
-import type { WorkerPool } from './pool.js';
+import type { Pools } from './pools.js';
 import { ownedBuffer, type RequestTask, type RouteInfo } from './protocol.js';
 import { METHODS, compilePattern, convertParams, type CompiledPattern, type Method } from './router.js';
 import type { ViewMetrics } from './view-metrics.js';
@@ -25,8 +25,7 @@ import type { ViewMetrics } from './view-metrics.js';
 export interface FrontOptions {
   readonly settings: Settings;
   readonly routes: readonly RouteInfo[];
-  readonly pool: WorkerPool;
-  readonly dispatcher: Dispatcher;
+  readonly pools: Pools;
   readonly logger: Logger;
   readonly metrics: FrontMetrics;
   readonly viewMetrics: ViewMetrics;
@@ -42,7 +41,7 @@ export interface FrontOptions {
 export interface MetricsSource {
   readonly metrics: FrontMetrics;
   readonly viewMetrics: ViewMetrics;
-  readonly pool: WorkerPool;
+  readonly pools: Pools;
   /** METRICS_TOKEN: when set, scrapes must send `Authorization: Bearer <token>`. */
   readonly token: string | null;
 }
@@ -122,7 +121,7 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-function addMetricsRoute(app: FastifyInstance, { metrics, viewMetrics, pool, token }: MetricsSource): void {
+function addMetricsRoute(app: FastifyInstance, { metrics, viewMetrics, pools, token }: MetricsSource): void {
   app.get('/metrics', { config: { routeLabel: '/metrics' } satisfies RouteConfig }, async (request, reply) => {
     if (token !== null && !bearerMatches(request.headers.authorization, token)) {
       reply.header('www-authenticate', 'Bearer realm="metrics"');
@@ -130,7 +129,7 @@ function addMetricsRoute(app: FastifyInstance, { metrics, viewMetrics, pool, tok
     }
     const front = metrics.registry;
     const reserved = new Set(front.getMetricsAsArray().map((m) => m.name));
-    const views = await viewMetrics.registry(pool.threadIds, reserved);
+    const views = await viewMetrics.registry(pools.threadIds, reserved);
     const body = await Registry.merge([front, views]).metrics();
     return reply.type(front.contentType).send(body);
   });
@@ -140,11 +139,11 @@ function addMetricsRoute(app: FastifyInstance, { metrics, viewMetrics, pool, tok
  * Builds the front server for an app's route table.
  *
  * @example
- * const front = buildFront({ settings, routes, pool, dispatcher, logger, metrics, viewMetrics, serveMetrics: true, draining: () => false, staticRoot: null });
+ * const front = buildFront({ settings, routes, pools, logger, metrics, viewMetrics, serveMetrics: true, draining: () => false, staticRoot: null });
  * await front.listen({ port: settings.PORT, host: settings.HOST });
  */
 export function buildFront(options: FrontOptions): FastifyInstance {
-  const { settings, logger, metrics, dispatcher, pool } = options;
+  const { settings, logger, metrics, pools } = options;
   // The slowest route may take this long to upload its request; its deadline covers the upload.
   const receiveMs = Math.max(settings.REQUEST_TIMEOUT, ...options.routes.map((r) => r.timeout ?? 0)) * 1000;
   const app = Fastify({
@@ -223,7 +222,7 @@ export function buildFront(options: FrontOptions): FastifyInstance {
 
   app.get('/healthz', { config: { routeLabel: '/healthz' } satisfies RouteConfig }, async () => ({ status: 'ok' }));
   app.get('/readyz', { config: { routeLabel: '/readyz' } satisfies RouteConfig }, async (_request, reply) => {
-    const status = options.draining() ? 'draining' : pool.ready ? 'ready' : 'starting';
+    const status = options.draining() ? 'draining' : pools.ready ? 'ready' : 'starting';
     return reply.code(status === 'ready' ? 200 : 503).send({ status });
   });
   if (options.serveMetrics) addMetricsRoute(app, { ...options, token: settings.METRICS_TOKEN });
@@ -243,7 +242,7 @@ export function buildFront(options: FrontOptions): FastifyInstance {
     });
   }
 
-  registerRoutes(app, options.routes, dispatcher, settings, metrics);
+  registerRoutes(app, options.routes, pools, settings, metrics);
   return app;
 }
 
@@ -262,7 +261,7 @@ export function staticDirectory(settings: Settings): string | null {
 function registerRoutes(
   app: FastifyInstance,
   routes: readonly RouteInfo[],
-  dispatcher: Dispatcher,
+  pools: Pools,
   settings: Settings,
   metrics: FrontMetrics,
 ): void {
@@ -272,6 +271,7 @@ function registerRoutes(
     const entry = allowed.get(compiled.routerUrl) ?? { compiled, methods: new Set<Method>() };
     allowed.set(compiled.routerUrl, entry);
     for (const m of info.methods) entry.methods.add(m);
+    const dispatcher = pools.dispatcher(info.pool);
     app.route({
       method: [...info.methods],
       url: compiled.routerUrl,

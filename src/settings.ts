@@ -148,6 +148,28 @@ export function urlPrefix(): Parser<string> {
 }
 
 /**
+ * A `name=count,name=count` map parser, e.g. pool sizes.
+ *
+ * @example
+ * counts(1, 1024).parse('heavy=2,reports=1') // { heavy: 2, reports: 1 }
+ */
+export function counts(min: number, max: number): Parser<Readonly<Record<string, number>>> {
+  return {
+    expected: `name=count pairs separated by commas, counts from ${min} to ${max}, e.g. heavy=2,reports=1`,
+    parse(raw) {
+      const out: Record<string, number> = {};
+      for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+        const match = /^([a-z][a-z0-9_-]*)=(\d+)$/.exec(pair);
+        const n = Number(match?.[2]);
+        if (!match || n < min || n > max || Object.hasOwn(out, match[1] as string)) throw new Error('bad pair');
+        out[match[1] as string] = n;
+      }
+      return Object.freeze(out);
+    },
+  };
+}
+
+/**
  * Loads `.env` from the working directory into the environment, quietly and without overriding
  * variables that are already set (twelve-factor: the real environment wins).
  */
@@ -202,7 +224,8 @@ export function loadSettings<S extends Record<string, AnySpec>>(
 export function describeSettings(table: Record<string, AnySpec>, values: Readonly<Record<string, unknown>>): string[] {
   return Object.entries(table).map(([name, spec]) => {
     const value = values[name];
-    const shown = value === null || value === undefined ? '(unset)' : spec.secret ? '****' : String(value);
+    const shown =
+      value === null || value === undefined ? '(unset)' : spec.secret ? '****' : typeof value === 'object' ? JSON.stringify(value) : String(value);
     return `${name}=${shown}`;
   });
 }
@@ -211,7 +234,8 @@ export function describeSettings(table: Record<string, AnySpec>, values: Readonl
 export function renderSettingsTable(table: Record<string, AnySpec>): string {
   const rows = Object.entries(table).map(([name, spec]) => {
     const def =
-      spec.defaultText ?? (spec.default === null ? 'unset' : `\`${String(spec.default as string | number | boolean)}\``);
+      spec.defaultText ??
+      (spec.default === null ? 'unset' : `\`${typeof spec.default === 'object' ? JSON.stringify(spec.default) : String(spec.default as string | number | boolean)}\``);
     const secret = spec.secret ? ' Secret: masked wherever settings are printed.' : '';
     return `| \`${name}\` | ${def} | ${spec.parser.expected} | ${spec.description}${secret} |`;
   });

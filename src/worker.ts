@@ -7,7 +7,16 @@ import { register } from 'prom-client';
 import { describeRoutes, loadApp } from './app-loader.js';
 import type { Handler } from './http.js';
 import { channelDestination, createLogger } from './logging.js';
-import type { ManifestResult, ManifestTask, RequestBatch, RequestTask, ResponseBatch, ResponseEnvelope, WorkerData } from './protocol.js';
+import type {
+  ManifestResult,
+  ManifestTask,
+  PoolSpec,
+  RequestBatch,
+  RequestTask,
+  ResponseBatch,
+  ResponseEnvelope,
+  WorkerData,
+} from './protocol.js';
 import type { Route } from './router.js';
 import { isFrontOnlyMetric, type MetricSnapshot } from './view-metrics.js';
 import { buildHandlers, runView } from './view.js';
@@ -21,10 +30,12 @@ const logger = createLogger(settings, { worker: threadId }, channelDestination(l
 // piscina would otherwise respawn it, importing the broken app again and again.
 let routes: readonly Route[] = [];
 let handlers: readonly Handler[] = [];
+let pools: Readonly<Record<string, PoolSpec>> = {};
 let loadError: Error | undefined;
 try {
   const loaded = await loadApp(app);
   routes = loaded.routes;
+  pools = loaded.pools;
   // Middleware chains are built once per thread, not per request.
   handlers = buildHandlers(routes, loaded.middleware);
 } catch (err) {
@@ -79,5 +90,5 @@ export default function run(task: ManifestTask): ManifestResult {
   if (loadError) return { ok: false, error: `${(loadError as { code?: string }).code ?? 'Error'}: ${loadError.message}` };
   port = task.port;
   port.on('message', onBatch);
-  return { ok: true, routes: describeRoutes(routes) };
+  return { ok: true, routes: describeRoutes(routes), pools };
 }

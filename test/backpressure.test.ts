@@ -18,7 +18,7 @@ t.test('beyond running + queued capacity: 503 with Retry-After, at once', async 
   const all = Array.from({ length: 8 }, () => timed('/slow?ms=800'));
   await new Promise((resolve) => setTimeout(resolve, 300));
   const during = await scrape(server.url);
-  t.equal(sample(during, 'drover_queue_depth'), 3, 'three waiting');
+  t.equal(sample(during, 'drover_queue_depth{pool="default"}'), 3, 'three waiting');
 
   const results = await Promise.all(all);
   const ok = results.filter((r) => r.status === 200);
@@ -31,8 +31,8 @@ t.test('beyond running + queued capacity: 503 with Retry-After, at once', async 
     t.match(JSON.parse(r.body), { status: 503, error: /at capacity \(2 requests running, 3 queued\)/ });
   }
   const after = await scrape(server.url);
-  t.equal(sample(after, 'drover_queue_depth'), 0);
-  t.equal(sample(after, 'drover_queue_wait_seconds_count'), 5, 'every admitted request recorded its wait');
-  t.ok((sample(after, 'drover_queue_wait_seconds_sum') ?? 0) >= 0.7, 'the queued ones waited about one round');
+  t.equal(sample(after, 'drover_queue_depth{pool="default"}'), 0);
+  t.equal(sample(after, 'drover_queue_wait_seconds_count{pool="default"}'), 5, 'every admitted request recorded its wait');
+  t.ok((sample(after, 'drover_queue_wait_seconds_sum{pool="default"}') ?? 0) >= 0.7, 'the queued ones waited about one round');
   t.equal(sample(after, 'http_requests_total{method="GET",route="/slow",status_code="503"}'), 3);
 });

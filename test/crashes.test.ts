@@ -32,7 +32,7 @@ for (const [path, reason, why] of [
   ['/oom', 'memory', /ran out of memory \(WORKER_MAX_MEMORY_MB\)/],
 ] as const) {
   t.test(`${path}: its own request gets a 502, the server keeps serving`, async (t) => {
-    const before = sample(await scrape(server.url), `drover_worker_restarts_total{reason="${reason}"}`) ?? 0;
+    const before = sample(await scrape(server.url), `drover_worker_restarts_total{pool="default",reason="${reason}"}`) ?? 0;
     const others = background();
     const started = Date.now();
     const res = await get(path, { headers: { 'x-request-id': `crash${path.replace('/', '-')}` } });
@@ -43,8 +43,8 @@ for (const [path, reason, why] of [
     const statuses = await others.stop();
     t.ok(statuses.length > 0);
     t.same([...new Set(statuses)], [200], 'every other request succeeded meanwhile');
-    t.equal(sample(await scrape(server.url), `drover_worker_restarts_total{reason="${reason}"}`), before + 1, `counted once as ${reason}`);
-    await eventually(async () => sample(await scrape(server.url), 'drover_workers') === 2);
+    t.equal(sample(await scrape(server.url), `drover_worker_restarts_total{pool="default",reason="${reason}"}`), before + 1, `counted once as ${reason}`);
+    await eventually(async () => sample(await scrape(server.url), 'drover_workers{pool="default"}') === 2);
     t.equal((await get('/ok')).status, 200);
   });
 }

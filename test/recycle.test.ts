@@ -8,7 +8,7 @@ const server = await startDrover({
   env: { WEB_CONCURRENCY: '2', WORKER_CONCURRENCY: '2', MAX_REQUESTS: '5', MAX_REQUESTS_JITTER: '2' },
 });
 t.teardown(() => server.stop());
-const recycles = async () => sample(await scrape(server.url), 'drover_worker_restarts_total{reason="max_requests"}') ?? 0;
+const recycles = async () => sample(await scrape(server.url), 'drover_worker_restarts_total{pool="default",reason="max_requests"}') ?? 0;
 
 t.test('workers recycle without failing or losing anything', async (t) => {
   const threads = new Set<number>();
@@ -34,11 +34,11 @@ t.test('workers recycle without failing or losing anything', async (t) => {
   t.ok(threads.size > 2, `requests were served by ${threads.size} threads over time`);
 
   const metrics = await scrape(server.url);
-  t.equal(sample(metrics, 'drover_worker_restarts_total{reason="crash"}'), 0);
+  t.equal(sample(metrics, 'drover_worker_restarts_total{pool="default",reason="crash"}'), 0);
   t.equal(sample(metrics, 'fixture_hits_total{kind="recycle"}'), counted, 'every increment, across retired threads');
   t.equal(sample(metrics, 'fixture_size_count'), counted, 'histograms too');
   // Retired threads leave once their last request is done; the warm standby is not a worker.
-  await eventually(async () => sample(await scrape(server.url), 'drover_workers') === 2);
+  await eventually(async () => sample(await scrape(server.url), 'drover_workers{pool="default"}') === 2);
 
   await server.waitForLog(() => server.logs().filter((l) => l.msg === 'fixture line').length === logged);
   t.pass(`all ${logged} view log lines arrived`);

@@ -13,6 +13,7 @@ t.test('defaults', async (t) => {
     HOST: '0.0.0.0',
     WEB_CONCURRENCY: availableParallelism(),
     WORKER_CONCURRENCY: 4,
+    POOL_THREADS: {},
     MAX_QUEUE: 256,
     REQUEST_TIMEOUT: 25,
     HEADER_TIMEOUT: 10,
@@ -74,6 +75,13 @@ t.test('STATIC_URL must be a prefix', async (t) => {
   t.equal(loadSettings(settingsTable, { STATIC_URL: '/assets/v2/' }).STATIC_URL, '/assets/v2/');
   for (const bad of ['static/', '/static', '/', '/a b/']) {
     t.throws(() => loadSettings(settingsTable, { STATIC_URL: bad }), { message: /STATIC_URL=.* expected a URL path starting and ending with "\/"/ }, bad);
+  }
+});
+
+t.test('POOL_THREADS is a name=count map', async (t) => {
+  t.same(loadSettings(settingsTable, { POOL_THREADS: 'heavy=2, reports=1' }).POOL_THREADS, { heavy: 2, reports: 1 });
+  for (const bad of ['heavy', 'heavy=0', 'Heavy=1', 'a=1,a=2', 'heavy=x']) {
+    t.throws(() => loadSettings(settingsTable, { POOL_THREADS: bad }), { message: /POOL_THREADS=.* expected name=count pairs/ }, bad);
   }
 });
 

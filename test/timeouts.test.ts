@@ -8,7 +8,7 @@ const server = await startDrover({
 });
 t.teardown(() => server.stop());
 const get = (path: string, init?: RequestInit) => fetch(server.url + path, init);
-const restarts = async (reason: string) => sample(await scrape(server.url), `drover_worker_restarts_total{reason="${reason}"}`);
+const restarts = async (reason: string) => sample(await scrape(server.url), `drover_worker_restarts_total{pool="default",reason="${reason}"}`);
 
 t.test('a running view past its deadline: 504, logged, thread replaced', async (t) => {
   const started = Date.now();
@@ -24,11 +24,11 @@ t.test('a running view past its deadline: 504, logged, thread replaced', async (
   const line = await server.waitForLog((l) => l.reqId === 'forever-1' && l.level === 50);
   t.match(line, { route: '/spin-forever', timeout: 1, msg: /timed out.*replacing its worker thread/ });
   t.equal(await restarts('timeout'), 1);
-  t.equal(sample(await scrape(server.url), 'drover_request_timeouts_total{route="/spin-forever"}'), 1);
+  t.equal(sample(await scrape(server.url), 'drover_request_timeouts_total{pool="default",route="/spin-forever"}'), 1);
 
   const after = await get('/ok');
   t.equal(after.status, 200, 'the replacement thread serves');
-  await eventually(async () => sample(await scrape(server.url), 'drover_workers') === 1);
+  await eventually(async () => sample(await scrape(server.url), 'drover_workers{pool="default"}') === 1);
 });
 
 t.test('a route timeout overrides REQUEST_TIMEOUT', async (t) => {

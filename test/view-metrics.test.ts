@@ -28,7 +28,7 @@ t.test("a killed worker's counts are kept: no counter goes backwards", async (t)
   // Kill both threads by timeouts (one at a time, each spinning past the 1 s deadline).
   await Promise.all([fetch(`${server.url}/spin-forever`), fetch(`${server.url}/spin-forever`)]);
   const after = await scrape(server.url);
-  t.equal(sample(after, 'drover_worker_restarts_total{reason="timeout"}'), 2);
+  t.equal(sample(after, 'drover_worker_restarts_total{pool="default",reason="timeout"}'), 2);
   t.equal(sample(after, 'fixture_hits_total{kind="a"}'), before, "the dead threads' counts are still there");
   await get('/count?kind=a&value=1');
   t.equal(sample(await scrape(server.url), 'fixture_hits_total{kind="a"}'), before + 1, 'and new threads add to them');

@@ -15,7 +15,7 @@ export const routes: Command = {
       r.pattern,
       r.name ?? '-',
       `${r.timeout ?? settings.REQUEST_TIMEOUT}s${r.timeout === null ? ' (default)' : ''}`,
-      'default',
+      r.pool,
     ]);
     const header = ['METHODS', 'PATTERN', 'NAME', 'TIMEOUT', 'POOL'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));

@@ -1,0 +1,143 @@
+/**
+ * The app's worker pools (bulkheads): `default`, sized by WEB_CONCURRENCY, and every pool the app
+ * declares, each with its own threads, queue and dispatcher, so a saturated pool never delays the
+ * routes of another.
+ */
+import type { Logger } from 'pino';
+import type { Settings } from '../config/settings.js';
+import { DEFAULT_POOL } from './app-loader.js';
+import { Dispatcher } from './dispatch.js';
+import { SettingInvalid } from './errors.js';
+import type { FrontMetrics, PoolState } from './metrics.js';
+import { WorkerPool, type RestartReason } from './pool.js';
+import type { RouteInfo } from './protocol.js';
+import type { MetricSnapshot } from './view-metrics.js';
+
+interface Member {
+  readonly pool: WorkerPool;
+  readonly dispatcher: Dispatcher;
+}
+
+/** Hooks the owner gives: where restarts, metrics and problems go. */
+export interface PoolEvents {
+  metrics(threadId: number, snapshot: MetricSnapshot): void;
+  restart(pool: string, reason: RestartReason): void;
+  failure(pool: string, err: Error): void;
+}
+
+/** Every pool of the app, started from the default pool's manifest. */
+export class Pools {
+  readonly #members = new Map<string, Member>();
+  readonly #settings: Settings;
+  readonly #appPath: string;
+  readonly #channel: string;
+  readonly #logger: Logger;
+  #routes: readonly RouteInfo[] = [];
+
+  constructor(settings: Settings, appPath: string, channel: string, logger: Logger) {
+    this.#settings = settings;
+    this.#appPath = appPath;
+    this.#channel = channel;
+    this.#logger = logger;
+  }
+
+  /** The route table (from the default pool's first worker). */
+  get routes(): readonly RouteInfo[] {
+    return this.#routes;
+  }
+
+  /**
+   * Starts the default pool, learns the declared pools from its manifest, then starts them.
+   * Throws with the app's message when it cannot be imported, or naming POOL_THREADS when it
+   * sizes a pool the app does not declare; no thread is left running then.
+   */
+  async start(metrics: FrontMetrics, events: PoolEvents): Promise<readonly RouteInfo[]> {
+    const first = this.#add(DEFAULT_POOL, { threads: this.#settings.WEB_CONCURRENCY }, metrics, events);
+    this.#routes = await first.start();
+    const declared = first.declaredPools;
+    const unknown = Object.keys(this.#settings.POOL_THREADS).filter((name) => !Object.hasOwn(declared, name));
+    try {
+      if (unknown.length > 0) {
+        const names = Object.keys(declared).join(', ') || 'none';
+        throw new SettingInvalid('POOL_THREADS', JSON.stringify(this.#settings.POOL_THREADS), `pools the app declares (${names}); unknown: ${unknown.join(', ')}`);
+      }
+      for (const [name, spec] of Object.entries(declared)) {
+        const threads = this.#settings.POOL_THREADS[name] ?? spec.threads;
+        await this.#add(name, { ...spec, threads }, metrics, events).start();
+      }
+    } catch (err) {
+      await this.destroy();
+      throw err;
+    }
+    return this.#routes;
+  }
+
+  #add(name: string, size: { threads: number; concurrency?: number }, metrics: FrontMetrics, events: PoolEvents): WorkerPool {
+    const pool = new WorkerPool(this.#settings, this.#appPath, this.#channel, name, size);
+    const poolMetrics = metrics.forPool(name);
+    pool.on('metrics', (threadId: number, snapshot: MetricSnapshot) => events.metrics(threadId, snapshot));
+    pool.on('restart', (reason: RestartReason) => {
+      poolMetrics.restarted(reason);
+      events.restart(name, reason);
+    });
+    pool.on('failure', (err: Error) => events.failure(name, err));
+    const dispatcher = new Dispatcher(pool, this.#settings.MAX_QUEUE, poolMetrics, this.#logger);
+    this.#members.set(name, { pool, dispatcher });
+    return pool;
+  }
+
+  /** The dispatcher of pool `name`. */
+  dispatcher(name: string): Dispatcher {
+    const member = this.#members.get(name);
+    if (!member) throw new Error(`no pool named "${name}"`);
+    return member.dispatcher;
+  }
+
+  /** True when every pool has a thread up and none is closing. */
+  get ready(): boolean {
+    return [...this.#members.values()].every((m) => m.pool.ready);
+  }
+
+  /** Live threads of every pool, by thread id. */
+  get threadIds(): Set<number> {
+    const ids = new Set<number>();
+    for (const m of this.#members.values()) for (const id of m.pool.threadIds) ids.add(id);
+    return ids;
+  }
+
+  /** Each pool's live numbers, for the gauges. */
+  states(): PoolState[] {
+    return [...this.#members.entries()].map(([name, m]) => ({ name, workers: m.pool.alive, queued: m.dispatcher.queued }));
+  }
+
+  /** Requests running or queued, over every pool. */
+  get load(): { running: number; queued: number } {
+    let running = 0;
+    let queued = 0;
+    for (const m of this.#members.values()) {
+      running += m.dispatcher.running;
+      queued += m.dispatcher.queued;
+    }
+    return { running, queued };
+  }
+
+  /** Replaces every pool's workers, one at a time (SIGHUP). */
+  async reload(): Promise<void> {
+    for (const m of this.#members.values()) await m.pool.reload();
+  }
+
+  /** Answers everything still queued or running with 503 (graceful timeout). */
+  abandonAll(): void {
+    for (const m of this.#members.values()) m.dispatcher.abandonAll();
+  }
+
+  /** Lets running requests finish, then stops every thread. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#members.values()].map((m) => m.pool.close()));
+  }
+
+  /** Stops every thread now. */
+  async destroy(): Promise<void> {
+    await Promise.allSettled([...this.#members.values()].map((m) => m.pool.destroy()));
+  }
+}
