@@ -6,6 +6,7 @@
  * for the README. Takes about two and a half minutes on 2 cores.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +76,25 @@ function average(loads: Load[]): Load {
   };
 }
 
+/**
+ * Latency of sequential requests over one keep-alive connection, in microseconds: autocannon
+ * reports whole milliseconds, too coarse for the cost of one thread hop.
+ */
+async function sequential(url: string, count: number): Promise<{ p50: number; p99: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      http.get(url, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject);
+    });
+    times.push((performance.now() - started) * 1000);
+  }
+  agent.destroy();
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(count * 0.5)] as number, p99: times[Math.floor(count * 0.99)] as number };
+}
+
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
@@ -99,22 +119,41 @@ async function main(): Promise<void> {
     out.push(`| \`${path}\` | ${fmt(da.rps)} | ${fmt(pa.rps)} | ${fmt(da.rps / pa.rps, 2)}× | ${da.p50} / ${da.p99} | ${pa.p50} / ${pa.p99} |`);
   }
 
-  // Added latency of the hop at low load: one connection.
-  const d1 = await load(`${drover.url}/hello`, 1, ROUND_SECONDS);
-  const p1 = await load(`${plain.url}/hello`, 1, ROUND_SECONDS);
-  out.push('', `Low load (1 connection, \`/hello\`): drover p50 ${d1.p50} ms / p99 ${d1.p99} ms, plain p50 ${p1.p50} ms / p99 ${p1.p99} ms.`);
+  // Added latency of the hop at low load: sequential requests, alternating servers.
+  const d1: { p50: number; p99: number }[] = [];
+  const p1: { p50: number; p99: number }[] = [];
+  for (let r = 0; r < 3; r++) {
+    d1.push(await sequential(`${drover.url}/hello`, 1000));
+    p1.push(await sequential(`${plain.url}/hello`, 1000));
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  const [dp50, pp50] = [med(d1.map((x) => x.p50)), med(p1.map((x) => x.p50))];
+  out.push(
+    '',
+    `Low load (sequential requests on one keep-alive connection, \`/hello\`, median of 3 × 1000): drover p50 ${fmt(dp50)} µs / p99 ${fmt(med(d1.map((x) => x.p99)))} µs; plain p50 ${fmt(pp50)} µs / p99 ${fmt(med(p1.map((x) => x.p99)))} µs; added by the hop at p50: ${fmt((dp50 - pp50) / 1000, 3)} ms.`,
+  );
 
-  // 2. /healthz p99 while every worker is busy with CPU-bound views.
-  const healthz = async (server: Server): Promise<Load> => {
+  // 2. Front-thread and bulkhead isolation while the CPU-bound pool is saturated.
+  const whileSaturated = async (server: Server, path: string): Promise<Load> => {
     const busy = load(server.url + CPU_PATH, cores * 4, ROUND_SECONDS + 1);
     await sleep(500);
-    const h = await load(`${server.url}/healthz`, 1, ROUND_SECONDS);
+    const h = await load(server.url + path, 1, ROUND_SECONDS);
     await busy;
     return h;
   };
-  const dh = await healthz(drover);
-  const ph = await healthz(plain);
-  out.push('', `\`/healthz\` while ${CPU_PATH} saturates the server: drover p99 ${dh.p99} ms (p50 ${dh.p50}), plain p99 ${ph.p99} ms (p50 ${ph.p50}).`);
+  const dh = await whileSaturated(drover, '/healthz');
+  const ph = await whileSaturated(plain, '/healthz');
+  const dHello = await whileSaturated(drover, '/hello');
+  const pHello = await whileSaturated(plain, '/hello');
+  out.push(
+    '',
+    `While ${CPU_PATH} saturates the server (${cores * 4} connections), 1 connection on another route:`,
+    '',
+    '| route | drover p50 / p99 ms | plain p50 / p99 ms |',
+    '| --- | --- | --- |',
+    `| \`/healthz\` (front thread) | ${dh.p50} / ${dh.p99} | ${ph.p50} / ${ph.p99} |`,
+    `| \`/hello\` (default pool; \`/primes\` runs in the \`heavy\` pool) | ${dHello.p50} / ${dHello.p99} | ${pHello.p50} / ${pHello.p99} |`,
+  );
   await stop(drover);
 
   // 3. CPU-bound view at several thread counts.
@@ -122,9 +161,10 @@ async function main(): Promise<void> {
   const plainCpu = average([await load(plain.url + CPU_PATH, 8)]);
   out.push(`| plain fastify (1 thread) | ${fmt(plainCpu.rps, 1)} | 1.00× |`);
   for (const threads of [1, 2, 4].filter((n) => n <= Math.max(2, cores))) {
-    const server = await start('drover', { WEB_CONCURRENCY: String(threads), WORKER_CONCURRENCY: '1' });
+    // /primes runs in the example app's `heavy` pool: POOL_THREADS sizes it.
+    const server = await start('drover', { WEB_CONCURRENCY: '1', POOL_THREADS: `heavy=${threads}` });
     const l = await load(server.url + CPU_PATH, 8);
-    out.push(`| drover, WEB_CONCURRENCY=${threads} | ${fmt(l.rps, 1)} | ${fmt(l.rps / plainCpu.rps, 2)}× |`);
+    out.push(`| drover, heavy pool of ${threads} thread${threads > 1 ? 's' : ''} | ${fmt(l.rps, 1)} | ${fmt(l.rps / plainCpu.rps, 2)}× |`);
     await stop(server);
   }
   await stop(plain);
@@ -132,14 +172,14 @@ async function main(): Promise<void> {
   // 4. Boot and memory.
   const boots: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const s = await start('drover', { WEB_CONCURRENCY: '2' });
+    const s = await start('drover', { WEB_CONCURRENCY: String(cores) });
     boots.push(s.bootMs);
     await stop(s);
   }
   out.push(
     '',
-    `Boot to first answered request (WEB_CONCURRENCY=2, best of 3): drover ${fmt(Math.min(...boots))} ms; plain fastify ${fmt(plain.bootMs)} ms.`,
-    `Idle RSS: drover with ${cores} worker threads ${fmt(droverIdleRss, 1)} MB; plain fastify ${fmt(plainIdleRss, 1)} MB.`,
+    `Boot to first answered request (best of 3): drover ${fmt(Math.min(...boots))} ms; plain fastify ${fmt(plain.bootMs)} ms.`,
+    `Idle RSS: drover (${cores} default-pool threads + 1 heavy) ${fmt(droverIdleRss, 1)} MB; plain fastify ${fmt(plainIdleRss, 1)} MB.`,
   );
   process.stdout.write(`${out.join('\n')}\n`);
 }
