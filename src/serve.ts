@@ -128,7 +128,7 @@ export async function createServer(settings: Settings, appPath: string, logger: 
     },
     reload() {
       reloading = reloading.then(async () => {
-        logger.info({ workers: settings.WEB_CONCURRENCY }, 'reloading workers one at a time');
+        logger.info({ pools: pools.states().map((p) => `${p.name}:${p.workers}`) }, 'reloading workers one at a time');
         try {
           await pools.reload();
           logger.info('reload complete');

@@ -178,17 +178,23 @@ export function buildFront(options: FrontOptions): FastifyInstance {
 
   const staticRoot = options.staticRoot;
   const staticLabel = `${settings.STATIC_URL}*`;
-  app.addHook('onRequest', async (request) => {
+  // Callback-style hooks: they run on every request, and async ones cost a promise each.
+  app.addHook('onRequest', (request, _reply, done) => {
     const label = (request.routeOptions.config as RouteConfig).routeLabel;
     request.routeLabel = label ?? (staticRoot && request.routeOptions.url?.startsWith(settings.STATIC_URL) ? staticLabel : UNMATCHED_ROUTE);
+    done();
   });
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     // While draining, every answer closes its connection: a keep-alive connection that carried
     // an in-flight request would otherwise stay open, idle, and hold the drain until it times out.
     if (options.draining()) reply.header('connection', 'close');
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => recordAccess(request, reply, reply.statusCode, metrics));
+  app.addHook('onResponse', (request, reply, done) => {
+    recordAccess(request, reply, reply.statusCode, metrics);
+    done();
+  });
 
   app.setNotFoundHandler((request, reply) => {
     request.routeLabel = UNMATCHED_ROUTE;
