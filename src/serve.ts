@@ -90,7 +90,9 @@ export async function createServer(settings: Settings, appPath: string, logger: 
       // Recorded before the responses they came with are answered (and even when a request was
       // already answered by a timeout): the increments happened, and counters must not lose them.
       metrics: (threadId, snapshot) => viewMetrics.update(threadId, snapshot),
-      restart: (pool, reason) => logger.warn({ pool, reason }, 'worker thread replaced'),
+      // Recycling and reloads are routine; a timeout, crash or memory exhaustion is a warning.
+      restart: (pool, reason) =>
+        logger[reason === 'max_requests' || reason === 'reload' ? 'info' : 'warn']({ pool, reason }, 'worker thread replaced'),
       failure: (pool, err) => logger.error({ pool, err }, 'worker pool problem'),
     });
   } catch (err) {

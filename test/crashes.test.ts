@@ -49,6 +49,16 @@ for (const [path, reason, why] of [
   });
 }
 
+t.test('a thread that dies after answering is counted and replaced', async (t) => {
+  const before = sample(await scrape(server.url), 'drover_worker_restarts_total{pool="default",reason="crash"}') ?? 0;
+  const res = await get('/throw-after');
+  t.equal(res.status, 200, 'its request was answered before the throw');
+  await eventually(async () => sample(await scrape(server.url), 'drover_worker_restarts_total{pool="default",reason="crash"}') === before + 1);
+  await eventually(async () => sample(await scrape(server.url), 'drover_workers{pool="default"}') === 2);
+  const after = await Promise.all(Array.from({ length: 6 }, () => get('/ok').then((r) => r.status)));
+  t.same([...new Set(after)], [200]);
+});
+
 t.test('nothing crashed the server itself', async (t) => {
   t.equal(server.child.exitCode, null);
   t.equal(server.stderr(), '');
