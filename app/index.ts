@@ -2,7 +2,7 @@
  * The example app: its route table is the module's default export, its middleware the
  * `middleware` export (outermost first). Served by `npm start` (or `drover serve dist/app/index.js`).
  */
-import { get, post, reverse, type Middleware, type Route } from 'drover';
+import { get, post, reverse, type Middleware, type PoolSpec, type Route } from 'drover';
 import { timing } from './middleware.js';
 import { echo, hello, item, sleep } from './views/basics.js';
 import { primes, report } from './views/compute.js';
@@ -33,6 +33,6 @@ function index() {
 export const middleware: Middleware[] = [timing];
 
 /** Worker pools besides `default` (WEB_CONCURRENCY threads); POOL_THREADS=heavy=N resizes. */
-export const pools = { heavy: { threads: 1 } };
+export const pools: Record<string, PoolSpec> = { heavy: { threads: 1 } };
 
 export default routes;

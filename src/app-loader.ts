@@ -110,7 +110,6 @@ export function describeRoutes(routes: readonly Route[]): RouteInfo[] {
     methods: r.methods,
     pattern: r.pattern,
     name: r.options.name ?? null,
-    view: r.view.name || 'anonymous',
     timeout: r.options.timeout ?? null,
     pool: r.options.pool ?? DEFAULT_POOL,
   }));

@@ -11,7 +11,8 @@
 import type { Logger } from 'pino';
 import { RequestTimedOut, ServerOverloaded, ShuttingDown, WorkerStopped } from './errors.js';
 import type { PoolMetrics } from './metrics.js';
-import type { WorkerPool, WorkerSlot } from './pool.js';
+import type { WorkerPool } from './pool.js';
+import type { WorkerSlot } from './slot.js';
 import type { RequestTask, ResponseEnvelope } from './protocol.js';
 
 /** Per-request scheduling facts from the front. */

@@ -183,6 +183,17 @@ export function errorPayload(
   return { error: message, status, requestId, ...extra };
 }
 
+/**
+ * A DEBUG page: the same plain HTML shell for the 500 and 404 pages. `body` is already HTML.
+ */
+export function debugPage(title: string, body: string): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>body{font:14px system-ui,sans-serif;margin:2rem}pre{background:#f6f6f6;padding:1rem;overflow:auto}</style></head>
+<body>${body}
+<p>Shown because DEBUG=true. Never run production with DEBUG.</p></body></html>`;
+}
+
 /** Escapes text for HTML (DEBUG pages). */
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);

@@ -13,3 +13,6 @@ export type { Method, Route, RouteOptions, ParamsOf, Converter, ConverterName } 
 export { json, text, html, bytes, redirect, httpError, HttpError, withHeaders } from './http.js';
 export type { Request, View, HttpResponse, ResponseInit, Handler, Middleware } from './http.js';
 export { reverse } from './reverse.js';
+export type { PoolSpec } from './protocol.js';
+export type { TaskContext } from './commands/run.js';
+export type { Settings } from '../config/settings.js';

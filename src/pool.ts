@@ -12,8 +12,6 @@ import { ReloadRefused } from './errors.js';
 import type { ManifestResult, PoolSpec, RouteInfo, WorkerData } from './protocol.js';
 import { WorkerSlot } from './slot.js';
 
-export { WorkerSlot } from './slot.js';
-
 /** Why a worker thread was replaced (the `reason` label of drover_worker_restarts_total). */
 export type RestartReason = 'timeout' | 'crash' | 'memory' | 'max_requests' | 'reload';
 
@@ -51,16 +49,6 @@ export class WorkerPool extends EventEmitter {
   /** Requests one slot may run at once. */
   get perSlot(): number {
     return this.#perSlot;
-  }
-
-  /** Worker threads this pool keeps. */
-  get size(): number {
-    return this.#threads;
-  }
-
-  /** The route table the workers reported at start. */
-  get routes(): readonly RouteInfo[] {
-    return this.#app.routes;
   }
 
   /** The extra pools the app declares. */

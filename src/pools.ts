@@ -32,18 +32,12 @@ export class Pools {
   readonly #appPath: string;
   readonly #channel: string;
   readonly #logger: Logger;
-  #routes: readonly RouteInfo[] = [];
 
   constructor(settings: Settings, appPath: string, channel: string, logger: Logger) {
     this.#settings = settings;
     this.#appPath = appPath;
     this.#channel = channel;
     this.#logger = logger;
-  }
-
-  /** The route table (from the default pool's first worker). */
-  get routes(): readonly RouteInfo[] {
-    return this.#routes;
   }
 
   /**
@@ -53,7 +47,7 @@ export class Pools {
    */
   async start(metrics: FrontMetrics, events: PoolEvents): Promise<readonly RouteInfo[]> {
     const first = this.#add(DEFAULT_POOL, { threads: this.#settings.WEB_CONCURRENCY }, metrics, events);
-    this.#routes = await first.start();
+    const routes = await first.start();
     const declared = first.declaredPools;
     const unknown = Object.keys(this.#settings.POOL_THREADS).filter((name) => !Object.hasOwn(declared, name));
     try {
@@ -69,7 +63,7 @@ export class Pools {
       await this.destroy();
       throw err;
     }
-    return this.#routes;
+    return routes;
   }
 
   #add(name: string, size: { threads: number; concurrency?: number }, metrics: FrontMetrics, events: PoolEvents): WorkerPool {

@@ -59,8 +59,6 @@ export interface RouteInfo {
   readonly methods: readonly Method[];
   readonly pattern: string;
   readonly name: string | null;
-  /** The view function's name, for logs and `drover routes`. */
-  readonly view: string;
   /** Seconds; overrides REQUEST_TIMEOUT for this route. */
   readonly timeout: number | null;
   /** The pool that runs it. */

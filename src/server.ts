@@ -14,7 +14,7 @@ import { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
 import { ClientGone, type Dispatcher } from './dispatch.js';
 import { SettingInvalid } from './errors.js';
-import { errorPayload, escapeHtml } from './http.js';
+import { debugPage, errorPayload, escapeHtml } from './http.js';
 import { UNMATCHED_ROUTE, type FrontMetrics } from './metrics.js';
 import type { Pools } from './pools.js';
 import { ownedBuffer, type RequestTask, type RouteInfo } from './protocol.js';
@@ -205,11 +205,8 @@ export function buildFront(options: FrontOptions): FastifyInstance {
     if (staticRoot) tried.push(`GET ${staticLabel} (static files from ${staticRoot})`);
     if (/\btext\/html\b/.test(request.headers.accept ?? '')) {
       const items = tried.map((t) => `<li><code>${escapeHtml(t)}</code></li>`).join('');
-      return reply
-        .code(404)
-        .header('x-request-id', request.id)
-        .type('text/html; charset=utf-8')
-        .send(`<!doctype html><html><head><meta charset="utf-8"><title>404</title></head><body><h1>Page not found (DEBUG)</h1><p>${escapeHtml(message)}</p><p>Routes tried, in order:</p><ol>${items}</ol><p>Shown because DEBUG=true.</p></body></html>`);
+      const page = debugPage('404', `<h1>Page not found (DEBUG)</h1><p>${escapeHtml(message)}</p><p>Routes tried, in order:</p><ol>${items}</ol>`);
+      return reply.code(404).type('text/html; charset=utf-8').send(page);
     }
     return sendError(reply, 404, message, { routesTried: tried });
   });

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ViewReturnedUndefined, ViewReturnedUnsupported } from './errors.js';
 import {
   bytes,
+  debugPage,
   errorPayload,
   escapeHtml,
   html,
@@ -108,19 +109,18 @@ function serverError(err: unknown, task: RequestTask, options: ViewRunOptions): 
   if (!options.debug) return json(errorPayload(500, 'Internal Server Error', task.id), { status: 500 });
   const error = err as Error & { code?: string };
   const detail = { message: String(error?.message ?? err), code: error?.code, stack: error?.stack };
-  if (/\btext\/html\b/.test(task.headers.accept ?? '')) return html(debugPage(task, detail), { status: 500 });
+  if (/\btext\/html\b/.test(task.headers.accept ?? '')) return html(debugErrorPage(task, detail), { status: 500 });
   return json(errorPayload(500, 'Internal Server Error', task.id, { detail }), { status: 500 });
 }
 
-function debugPage(task: RequestTask, detail: { message: string; code?: string | undefined; stack?: string | undefined }): string {
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><title>500 · ${escapeHtml(detail.message)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:2rem}pre{background:#f6f6f6;padding:1rem;overflow:auto}</style></head>
-<body><h1>Server error (DEBUG)</h1>
+function debugErrorPage(task: RequestTask, detail: { message: string; code?: string | undefined; stack?: string | undefined }): string {
+  return debugPage(
+    `500 · ${detail.message}`,
+    `<h1>Server error (DEBUG)</h1>
 <p><b>${escapeHtml(task.method)} ${escapeHtml(task.url)}</b> · request id <code>${escapeHtml(task.id)}</code></p>
 <h2>${escapeHtml(detail.code ? `${detail.code}: ` : '')}${escapeHtml(detail.message)}</h2>
-<pre>${escapeHtml(detail.stack ?? '')}</pre>
-<p>Shown because DEBUG=true. Never run production with DEBUG.</p></body></html>`;
+<pre>${escapeHtml(detail.stack ?? '')}</pre>`,
+  );
 }
 
 /** Options of runView that come from settings. */

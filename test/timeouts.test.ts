@@ -60,6 +60,8 @@ t.test('a client that disconnects does not kill its running view', async (t) => 
   t.equal(await pending, 'aborted');
   const line = await server.waitForLog((l) => l.reqId === 'gone-running' && l.msg === 'request completed');
   t.type(line.worker, 'number', 'the view ran to the end on its worker');
+  t.equal(line.statusCode, 499);
+  t.equal(server.logs().filter((l) => l.reqId === 'gone-running' && l.msg === 'request completed').length, 1, 'one access line, not two');
   t.equal(await restarts('timeout'), before, 'no thread was killed');
   t.equal(await restarts('crash'), 0);
 });
@@ -75,6 +77,8 @@ t.test('a client that disconnects while queued has its request dropped', async (
   t.equal((await busy).status, 200);
   const line = await server.waitForLog((l) => l.reqId === 'gone-queued' && l.msg === 'request completed');
   t.equal(line.statusCode, 499, 'logged with nginx\'s "client closed request"');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(server.logs().filter((l) => l.reqId === 'gone-queued' && l.msg === 'request completed').length, 1, 'one access line, not two');
   t.equal(line.worker, null, 'no worker ran it');
   t.equal(sample(await scrape(server.url), 'fixture_hits_total{kind="abandoned"}'), undefined, 'the view never ran');
 });

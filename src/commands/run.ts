@@ -4,10 +4,20 @@
  * process.
  */
 import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import type { Settings } from '../../config/settings.js';
 import { resolveAppPath } from '../app-loader.js';
 import { CliUsage } from '../errors.js';
 import { createLogger } from '../logging.js';
 import { readSettings, type Command } from './common.js';
+
+/** What an admin task's default export receives after its arguments. */
+export interface TaskContext {
+  /** The same frozen settings as the web process. */
+  readonly settings: Settings;
+  /** The same JSON logger, bound to `task`. */
+  readonly log: Logger;
+}
 
 export const run: Command = {
   usage: 'drover run MODULE [ARGS...]',
@@ -22,7 +32,8 @@ export const run: Command = {
       throw new CliUsage(`${module} must export default a function (args, { settings, log }) => exitCode`);
     }
     try {
-      const code: unknown = await (mod.default as (a: string[], c: object) => unknown)(rest, { settings, log });
+      const context: TaskContext = { settings, log };
+      const code: unknown = await (mod.default as (a: string[], c: TaskContext) => unknown)(rest, context);
       return typeof code === 'number' && Number.isInteger(code) ? code : 0;
     } catch (err) {
       log.error({ err }, 'task failed');
