@@ -63,6 +63,24 @@ t.test('a slow client is cut off by the header timeout', async (t) => {
   t.ok(took >= 900 && took < 5000, `after about HEADER_TIMEOUT=1 s (${took} ms)`);
 });
 
+t.test('a client trickling its body is cut off at the request deadline', async (t) => {
+  const slow = await startDrover({ app: fixture('views.js'), env: { REQUEST_TIMEOUT: '1', HEADER_TIMEOUT: '1' } });
+  t.teardown(() => slow.stop());
+  const started = Date.now();
+  const answer = await new Promise<string>((resolve) => {
+    const socket = net.connect(Number(new URL(slow.url).port), '127.0.0.1');
+    let data = '';
+    socket.on('data', (d) => (data += d.toString()));
+    socket.on('close', () => resolve(data));
+    socket.on('error', () => undefined);
+    // Headers arrive at once; 10 of the 100 promised body bytes, then nothing.
+    socket.write('POST /json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a": 1234');
+    setTimeout(() => socket.destroy(), 6000);
+  });
+  t.match(answer, /^HTTP\/1\.1 408 /, 'answered 408');
+  t.ok(Date.now() - started < 5000, `within about REQUEST_TIMEOUT (${Date.now() - started} ms)`);
+});
+
 t.test('none of it was a 500, and the server still serves', async (t) => {
   t.equal((await fetch(`${server.url}/text`)).status, 200);
   const metrics = await scrape(server.url);
