@@ -33,6 +33,6 @@ function index() {
 export const middleware: Middleware[] = [timing];
 
 /** Worker pools besides `default` (WEB_CONCURRENCY threads); POOL_THREADS=heavy=N resizes. */
-export const pools: Record<string, PoolSpec> = { heavy: { threads: 1 } };
+export const pools: Record<string, PoolSpec> = { heavy: { threads: 1, prefetch: 0 } };
 
 export default routes;

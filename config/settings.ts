@@ -28,9 +28,19 @@ export const settingsTable = defineSettings({
     parser: integer(1, 1000),
     default: 4,
     description:
-      'Requests in flight at once in one worker thread. Above 1, async views overlap their I/O waits; ' +
+      'Views one worker thread runs at once. Above 1, async views overlap their I/O waits; ' +
       'the cost is shared fate: a CPU-bound view delays the others on its thread, and a timed-out view ' +
-      'takes its thread (and the requests on it) down. 4 keeps that blast radius small.',
+      'takes its thread (and the views running on it) down. 4 keeps that blast radius small.',
+  },
+  WORKER_PREFETCH: {
+    parser: integer(0, 1000),
+    default: 32,
+    description:
+      "Requests sent ahead to a worker thread, beyond those it runs, to wait in its inbox (Celery's prefetch): " +
+      'the thread never idles waiting for its next request, and one thread hop carries many requests. ' +
+      'A request that has not started shares no fate: if its thread dies or its deadline passes, it is ' +
+      'taken back and run elsewhere or answered 504. It can wait behind a slow view on its thread, ' +
+      'so give slow views a pool of their own; 0 sends only what a thread can start at once.',
   },
   POOL_THREADS: {
     parser: counts(1, 1024),

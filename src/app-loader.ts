@@ -66,10 +66,20 @@ function checkPools(path: string, raw: unknown, routes: readonly Route[]): Reado
     if (name === DEFAULT_POOL || !POOL_NAME.test(name)) {
       throw new PoolInvalid(`pool "${name}" in ${path}: use a name like "heavy" (a-z, 0-9, _ and -), other than "${DEFAULT_POOL}"`);
     }
-    if (typeof s !== 'object' || s === null || !positiveInt(s.threads) || (s.concurrency !== undefined && !positiveInt(s.concurrency))) {
-      throw new PoolInvalid(`pool "${name}" in ${path} must be { threads: 1..1024, concurrency?: 1..1024 }; found ${JSON.stringify(spec)}`);
+    const valid =
+      typeof s === 'object' &&
+      s !== null &&
+      positiveInt(s.threads) &&
+      (s.concurrency === undefined || positiveInt(s.concurrency)) &&
+      (s.prefetch === undefined || s.prefetch === 0 || positiveInt(s.prefetch));
+    if (!valid) {
+      throw new PoolInvalid(`pool "${name}" in ${path} must be { threads: 1..1024, concurrency?: 1..1024, prefetch?: 0..1024 }; found ${JSON.stringify(spec)}`);
     }
-    pools[name] = Object.freeze({ threads: s.threads as number, ...(s.concurrency !== undefined ? { concurrency: s.concurrency } : {}) });
+    pools[name] = Object.freeze({
+      threads: s.threads as number,
+      ...(s.concurrency !== undefined ? { concurrency: s.concurrency } : {}),
+      ...(s.prefetch !== undefined ? { prefetch: s.prefetch } : {}),
+    });
   }
   for (const r of routes) {
     const pool = r.options.pool;

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { RequestTimedOut, ServerOverloaded, ShuttingDown, WorkerStopped } from './errors.js';
 import type { PoolMetrics } from './metrics.js';
 import type { WorkerPool } from './pool.js';
-import type { WorkerSlot } from './slot.js';
+import type { Delivery, WorkerSlot } from './slot.js';
 import type { RequestTask, ResponseEnvelope } from './protocol.js';
 
 /** Per-request scheduling facts from the front. */
@@ -30,16 +30,21 @@ export class ClientGone extends Error {
   readonly code = 'DROVER_CLIENT_GONE';
 }
 
-interface Ticket {
+/** Receives a request's outcome: an error (503, 504, 502, ClientGone), or the view's response. */
+export type DispatchCallback = (error: Error | null, response?: ResponseEnvelope) => void;
+
+/** Where a request stands. */
+type TicketState = 'queued' | 'running' | 'done';
+
+interface Ticket extends Delivery {
   readonly task: RequestTask;
   readonly options: DispatchOptions;
   readonly enqueuedAt: number;
+  readonly done: DispatchCallback;
   /** Where it runs, once started. */
   slot: WorkerSlot | undefined;
   timer: NodeJS.Timeout | undefined;
-  state: 'queued' | 'running' | 'done';
-  resolve(response: ResponseEnvelope): void;
-  reject(error: Error): void;
+  state: TicketState;
 }
 
 /**
@@ -47,7 +52,9 @@ interface Ticket {
  *
  * @example
  * const dispatcher = new Dispatcher(pool, settings.MAX_QUEUE, metrics.forPool('default'), logger);
- * const response = await dispatcher.dispatch(task, { route: '/report', timeout: 25, elapsedMs: 1.2 });
+ * dispatcher.dispatch(task, { route: '/report', timeout: 25, elapsedMs: 1.2 }, (err, response) => {
+ *   // answer the client
+ * });
  */
 export class Dispatcher {
   // A Set is a FIFO with O(1) removal from the middle (a dropped request), in insertion order.
@@ -66,47 +73,69 @@ export class Dispatcher {
     pool.on('free', () => this.#pump());
   }
 
-  /** Requests waiting for a slot. */
+  /** Requests waiting: in the queue, or sent ahead to a thread that has not started them. */
   get queued(): number {
-    return this.#queue.size;
+    let waiting = this.#queue.size;
+    for (const ticket of this.#running) if (ticket.slot?.waiting(ticket.task)) waiting++;
+    return waiting;
   }
 
-  /** Requests running in workers. */
+  /** Requests sent to worker threads and not answered yet (started or waiting in an inbox). */
   get running(): number {
     return this.#running.size;
   }
 
-  /** Runs `task` on a worker, or queues it, or refuses it (503) when the queue is full. */
-  dispatch(task: RequestTask, options: DispatchOptions): Promise<ResponseEnvelope> {
-    return new Promise<ResponseEnvelope>((resolve, reject) => {
-      const ticket: Ticket = {
-        task,
-        options,
-        enqueuedAt: performance.now(),
-        slot: undefined,
-        timer: undefined,
-        state: 'queued',
-        resolve,
-        reject,
-      };
-      const slot = this.#queue.size === 0 ? this.#pool.pick() : undefined;
-      if (!slot && this.#queue.size >= this.#maxQueue) {
-        reject(new ServerOverloaded(String(this.#running.size), String(this.#queue.size)));
-        return;
-      }
-      const remaining = options.timeout * 1000 - options.elapsedMs;
-      ticket.timer = setTimeout(() => this.#deadline(ticket), Math.max(0, remaining));
-      if (slot) this.#start(ticket, slot);
-      else this.#queue.add(ticket);
-    });
+  /**
+   * Runs `task` on a worker, or queues it, or refuses it (503) when the queue is full. `done` is
+   * called once, never synchronously. Returns where the request stands now.
+   */
+  dispatch(task: RequestTask, options: DispatchOptions, done: DispatchCallback): TicketState {
+    const slot = this.#queue.size === 0 ? this.#pool.pick() : undefined;
+    if (!slot && this.#queue.size >= this.#maxQueue) {
+      const error = new ServerOverloaded(String(this.#running.size), String(this.#queue.size));
+      queueMicrotask(() => done(error));
+      return 'done';
+    }
+    // The ticket is its own delivery (slot.send's callbacks): closures instead of a promise chain
+    // per request.
+    const ticket: Ticket = {
+      task,
+      options,
+      enqueuedAt: performance.now(),
+      done,
+      slot: undefined,
+      timer: undefined,
+      state: 'queued',
+      delivered: (response) => this.#answered(ticket, response),
+      failed: (err) => this.#answered(ticket, err),
+      returned: () => this.#returned(ticket),
+    };
+    const remaining = options.timeout * 1000 - options.elapsedMs;
+    ticket.timer = setTimeout(this.#deadline, Math.max(0, remaining), ticket);
+    if (slot) this.#start(ticket, slot);
+    else this.#queue.add(ticket);
+    return ticket.state;
   }
 
-  /** The client disconnected: a queued request is dropped; a running one finishes undisturbed. */
+  /**
+   * The client disconnected: a request that has not started (queued, or waiting in a thread's
+   * inbox) is dropped; a running one finishes undisturbed.
+   */
   clientGone(task: RequestTask): void {
+    const gone = () => new ClientGone('the client disconnected while the request was queued');
     for (const ticket of this.#queue) {
       if (ticket.task === task) {
         this.#queue.delete(ticket);
-        this.#settle(ticket, new ClientGone('the client disconnected while the request was queued'));
+        this.#settle(ticket, gone());
+        return;
+      }
+    }
+    for (const ticket of this.#running) {
+      const slot = ticket.slot as WorkerSlot;
+      if (ticket.task === task && slot.takeBack(task)) {
+        this.#settle(ticket, gone());
+        this.#running.delete(ticket);
+        this.#pool.finished(slot, false);
         return;
       }
     }
@@ -124,13 +153,30 @@ export class Dispatcher {
     this.#running.add(ticket);
     slot.inFlight++;
     this.#metrics.observeWait((performance.now() - ticket.enqueuedAt) / 1000);
-    slot.send(ticket.task).then(
-      (response) => this.#settle(ticket, response),
-      (err: Error & { code?: string }) => this.#failed(ticket, err),
-    ).finally(() => {
-      this.#running.delete(ticket);
-      this.#pool.finished(slot);
-    });
+    slot.send(ticket.task, ticket);
+  }
+
+  /** The slot answered (a response, or the thread's failure): settle first, then free the slot. */
+  #answered(ticket: Ticket, outcome: ResponseEnvelope | Error): void {
+    if (outcome instanceof Error) this.#failed(ticket, outcome);
+    else this.#settle(ticket, outcome);
+    this.#running.delete(ticket);
+    this.#pool.finished(ticket.slot as WorkerSlot);
+  }
+
+  /** Its thread stopped before starting it: back to the head of the queue, deadline unchanged. */
+  #returned(ticket: Ticket): void {
+    const slot = ticket.slot as WorkerSlot;
+    this.#running.delete(ticket);
+    if (ticket.state !== 'done') {
+      ticket.state = 'queued';
+      ticket.slot = undefined;
+      const rest = [...this.#queue];
+      this.#queue.clear();
+      this.#queue.add(ticket);
+      for (const t of rest) this.#queue.add(t);
+    }
+    this.#pool.finished(slot, false);
   }
 
   #pump(): void {
@@ -143,20 +189,28 @@ export class Dispatcher {
     }
   }
 
-  #deadline(ticket: Ticket): void {
+  readonly #deadline = (ticket: Ticket): void => {
     const { route, timeout } = ticket.options;
     const fields = { reqId: ticket.task.id, route, timeout, pool: this.#pool.name };
+    const slot = ticket.slot;
     this.#metrics.timedOut(route);
     if (ticket.state === 'queued') {
       this.#queue.delete(ticket);
       this.#logger.warn(fields, 'request dropped: its deadline passed while it waited for a worker');
-    } else if (ticket.state === 'running') {
+      this.#settle(ticket, new RequestTimedOut(String(timeout), route));
+    } else if (slot?.takeBack(ticket.task)) {
+      // Sent ahead, still in the thread's inbox: it never ran, so nothing needs killing.
+      this.#logger.warn(fields, "request dropped: its deadline passed while it waited in a worker thread's inbox");
+      this.#settle(ticket, new RequestTimedOut(String(timeout), route));
+      this.#running.delete(ticket);
+      this.#pool.finished(slot, false);
+    } else {
       this.#logger.error(fields, 'request timed out: answering 504 and replacing its worker thread');
       this.#pool.recordRestart('timeout');
-      ticket.slot?.terminate();
+      this.#settle(ticket, new RequestTimedOut(String(timeout), route));
+      slot?.terminate();
     }
-    this.#settle(ticket, new RequestTimedOut(String(timeout), route));
-  }
+  };
 
   #failed(ticket: Ticket, err: Error & { code?: string }): void {
     if (ticket.state === 'done') return; // already answered (timeout, shutdown)
@@ -177,7 +231,7 @@ export class Dispatcher {
     if (ticket.state === 'done') return;
     ticket.state = 'done';
     clearTimeout(ticket.timer);
-    if (outcome instanceof Error) ticket.reject(outcome);
-    else ticket.resolve(outcome);
+    if (outcome instanceof Error) ticket.done(outcome);
+    else ticket.done(null, outcome);
   }
 }

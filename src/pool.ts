@@ -10,7 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Settings } from '../config/settings.js';
 import { ReloadRefused } from './errors.js';
 import type { ManifestResult, PoolSpec, RouteInfo, WorkerData } from './protocol.js';
-import { WorkerSlot } from './slot.js';
+import { WorkerSlot, type SlotCapacity } from './slot.js';
 
 /** Why a worker thread was replaced (the `reason` label of drover_worker_restarts_total). */
 export type RestartReason = 'timeout' | 'crash' | 'memory' | 'max_requests' | 'reload';
@@ -30,7 +30,7 @@ export class WorkerPool extends EventEmitter {
   readonly #settings: Settings;
   readonly #workerData: WorkerData;
   readonly #threads: number;
-  readonly #perSlot: number;
+  readonly #capacity: SlotCapacity;
   #closing = false;
   #cursor = 0;
 
@@ -43,12 +43,12 @@ export class WorkerPool extends EventEmitter {
     this.#workerData = { settings, app: appPath, channel };
     this.name = name;
     this.#threads = size.threads;
-    this.#perSlot = size.concurrency ?? settings.WORKER_CONCURRENCY;
+    this.#capacity = { concurrency: size.concurrency ?? settings.WORKER_CONCURRENCY, prefetch: size.prefetch ?? settings.WORKER_PREFETCH };
   }
 
-  /** Requests one slot may run at once. */
+  /** Requests one slot may hold at once: running, and waiting in its inbox. */
   get perSlot(): number {
-    return this.#perSlot;
+    return this.#capacity.concurrency + this.#capacity.prefetch;
   }
 
   /** The extra pools the app declares. */
@@ -93,7 +93,7 @@ export class WorkerPool extends EventEmitter {
   }
 
   #newSlot(): WorkerSlot {
-    const slot = new WorkerSlot(this.#settings, this.#workerData);
+    const slot = new WorkerSlot(this.#settings, this.#workerData, this.#capacity);
     slot.on('metrics', (threadId: number, snapshot: unknown) => this.emit('metrics', threadId, snapshot));
     slot.on('dead', (err: Error & { code?: string }, terminatedByUs: boolean) => this.#died(slot, err, terminatedByUs));
     return slot;
@@ -145,6 +145,8 @@ export class WorkerPool extends EventEmitter {
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[(this.#cursor + i) % slots.length] as WorkerSlot;
       if (slot.retiring || slot.dead || slot.inFlight >= this.perSlot) continue;
+      // A thread near MAX_REQUESTS gets no more than it may still serve: it never overshoots.
+      if (slot.recycleAfter > 0 && slot.served + slot.inFlight >= slot.recycleAfter) continue;
       if (!best || slot.inFlight < best.inFlight) best = slot;
       if (slot.inFlight === 0) break;
     }
@@ -152,10 +154,13 @@ export class WorkerPool extends EventEmitter {
     return best;
   }
 
-  /** Called by the dispatcher when a request on `slot` ends. */
-  finished(slot: WorkerSlot): void {
+  /**
+   * Called by the dispatcher when a request on `slot` ends; `served` is false for one the thread
+   * never ran (taken back, or returned by a thread that stopped).
+   */
+  finished(slot: WorkerSlot, served = true): void {
     slot.inFlight--;
-    slot.served++;
+    if (served) slot.served++;
     if (slot.retiring && slot.inFlight === 0) void this.#leave(slot);
     if (slot.recycleAfter > 0 && slot.served >= slot.recycleAfter && !slot.replacing && !slot.retiring && !slot.dead && !this.#closing) {
       const spare = this.#takeStandby();

@@ -10,7 +10,7 @@ import { Dispatcher } from './dispatch.js';
 import { SettingInvalid } from './errors.js';
 import type { FrontMetrics, PoolState } from './metrics.js';
 import { WorkerPool, type RestartReason } from './pool.js';
-import type { RouteInfo } from './protocol.js';
+import type { PoolSpec, RouteInfo } from './protocol.js';
 import type { MetricSnapshot } from './view-metrics.js';
 
 interface Member {
@@ -66,7 +66,7 @@ export class Pools {
     return routes;
   }
 
-  #add(name: string, size: { threads: number; concurrency?: number }, metrics: FrontMetrics, events: PoolEvents): WorkerPool {
+  #add(name: string, size: PoolSpec, metrics: FrontMetrics, events: PoolEvents): WorkerPool {
     const pool = new WorkerPool(this.#settings, this.#appPath, this.#channel, name, size);
     const poolMetrics = metrics.forPool(name);
     pool.on('metrics', (threadId: number, snapshot: MetricSnapshot) => events.metrics(threadId, snapshot));

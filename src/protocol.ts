@@ -25,13 +25,19 @@ export interface WorkerData {
 export interface ManifestTask {
   readonly kind: 'manifest';
   readonly port: MessagePort;
+  /** The thread's start claims (claims.ts), shared with the front. */
+  readonly claims: SharedArrayBuffer;
+  /** Views the thread runs at once (WORKER_CONCURRENCY or the pool's `concurrency`). */
+  readonly concurrency: number;
 }
 
 /** One HTTP request, routed and ready for its view. */
 export interface RequestTask {
   readonly kind: 'request';
-  /** Sequence number on the slot's channel, set when sent; the response carries it back. */
-  readonly seq?: number;
+  /** Sequence number on the slot's channel, set by the slot when sent; the response carries it back. */
+  seq?: number;
+  /** The request's start-claim cell (claims.ts), set by the slot when sent. */
+  cell?: number;
   /** Index of the route in the app's route table. */
   readonly route: number;
   /** Request id (X-Request-Id). */
@@ -69,8 +75,10 @@ export interface RouteInfo {
 export interface PoolSpec {
   /** Worker threads (POOL_THREADS overrides it). */
   readonly threads: number;
-  /** Requests in flight per thread (WORKER_CONCURRENCY when not given). */
+  /** Views one thread runs at once (WORKER_CONCURRENCY when not given). */
   readonly concurrency?: number;
+  /** Requests sent ahead to a thread (WORKER_PREFETCH when not given); 0 suits slow, CPU-bound views. */
+  readonly prefetch?: number;
 }
 
 /** The worker's answer to a ManifestTask. */

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.js';
 import { AppImportFailed } from './errors.js';
+import { IdleSockets } from './idle-sockets.js';
 import { forwardWorkerLogs } from './logging.js';
 import { createFrontMetrics } from './metrics.js';
 import { Pools } from './pools.js';
@@ -116,6 +117,7 @@ export async function createServer(settings: Settings, appPath: string, logger: 
     draining: () => draining,
     staticRoot,
   });
+  const idleSockets = new IdleSockets(front.server);
   const metricsApp = separateMetrics ? buildMetricsServer({ metrics, viewMetrics, pools, token: settings.METRICS_TOKEN }, logger) : null;
 
   let reloading: Promise<void> = Promise.resolve();
@@ -149,7 +151,10 @@ export async function createServer(settings: Settings, appPath: string, logger: 
       const closed = Promise.all([front.close(), metricsApp?.close()]);
       // Connections that finish their last request while draining are answered `Connection:
       // close` (server.ts); this sweep closes the ones that went idle in between.
-      const sweep = setInterval(() => front.server.closeIdleConnections(), 100);
+      const sweep = setInterval(() => {
+        front.server.closeIdleConnections();
+        idleSockets.sweep();
+      }, 100);
       const outcome = await Promise.race([closed.then(() => 'closed' as const), sleep(settings.GRACEFUL_TIMEOUT * 1000)]);
       let code = 0;
       if (outcome === 'timeout') {

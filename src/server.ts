@@ -17,7 +17,7 @@ import { SettingInvalid } from './errors.js';
 import { debugPage, errorPayload, escapeHtml } from './http.js';
 import { UNMATCHED_ROUTE, type FrontMetrics } from './metrics.js';
 import type { Pools } from './pools.js';
-import { ownedBuffer, type RequestTask, type RouteInfo } from './protocol.js';
+import { ownedBuffer, type RequestTask, type ResponseEnvelope, type RouteInfo } from './protocol.js';
 import { METHODS, compilePattern, convertParams, type CompiledPattern, type Method } from './router.js';
 import type { ViewMetrics } from './view-metrics.js';
 
@@ -300,7 +300,8 @@ function registerRoutes(
   }
 }
 
-async function handleView(
+/** Hands a view request to its pool's dispatcher and answers with what comes back. */
+function handleView(
   info: RouteInfo,
   compiled: CompiledPattern,
   dispatcher: Dispatcher,
@@ -308,7 +309,7 @@ async function handleView(
   metrics: FrontMetrics,
   request: FastifyRequest,
   reply: FastifyReply,
-): Promise<FastifyReply> {
+): FastifyReply {
   const params = convertParams(compiled, request.params as Record<string, string | undefined>);
   if (!params) {
     // A converter refused the value (e.g. an int beyond 2^53): Django's "no match", so a 404.
@@ -326,25 +327,30 @@ async function handleView(
     url,
     path: q === -1 ? url : url.slice(0, q),
     params,
-    query: { ...(request.query as Record<string, string | string[]>) },
+    query: q === -1 ? {} : { ...(request.query as Record<string, string | string[]>) },
     headers: flattenHeaders(request.headers),
     body,
   };
-  // A client that leaves while its request waits gets it dropped from the queue.
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) dispatcher.clientGone(task);
-  });
-  let response;
-  try {
-    response = await dispatcher.dispatch(task, { route: info.pattern, timeout, elapsedMs: reply.elapsedTime });
-  } catch (err) {
+  // A callback, not an async handler: one promise less per request on the front.
+  const state = dispatcher.dispatch(task, { route: info.pattern, timeout, elapsedMs: reply.elapsedTime }, (err, response) => {
+    if (response) request.worker = response.worker;
+    // fastify's onResponse never fires for a client that left: its access line is written here.
     if (clientLeft(reply)) recordAccess(request, reply, CLIENT_CLOSED_REQUEST, metrics);
-    throw err;
+    if (err) {
+      reply.send(err); // to the error handler
+      return;
+    }
+    const answer = response as ResponseEnvelope;
+    reply
+      .code(answer.status)
+      .headers(answer.headers)
+      .send(answer.body ? Buffer.from(answer.body) : '');
+  });
+  // A client that leaves while its request waits (queued, or in a thread's inbox) gets it dropped.
+  if (state !== 'done') {
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) dispatcher.clientGone(task);
+    });
   }
-  request.worker = response.worker;
-  if (clientLeft(reply)) recordAccess(request, reply, CLIENT_CLOSED_REQUEST, metrics);
-  return reply
-    .code(response.status)
-    .headers(response.headers)
-    .send(response.body ? Buffer.from(response.body) : '');
+  return reply;
 }

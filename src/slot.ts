@@ -13,14 +13,25 @@ import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Settings } from '../config/settings.js';
-import type { ManifestResult, RequestTask, ResponseBatch, ResponseEnvelope, WorkerData } from './protocol.js';
+import { StartClaims } from './claims.js';
+import type { ManifestResult, ManifestTask, RequestTask, ResponseBatch, ResponseEnvelope, WorkerData } from './protocol.js';
 import type { MetricSnapshot } from './view-metrics.js';
 
 const WORKER_FILE = new URL('./worker.js', import.meta.url).href;
 
-interface Pending {
-  resolve(response: ResponseEnvelope): void;
-  reject(error: Error): void;
+/** Where one request's outcome goes: exactly one of the three is called, once. */
+export interface Delivery {
+  delivered(response: ResponseEnvelope): void;
+  /** The thread stopped while running it. */
+  failed(error: Error): void;
+  /** The thread stopped before starting it: it may run elsewhere. */
+  returned(): void;
+}
+
+/** How many requests a slot takes: running at once, and sent ahead to wait in its inbox. */
+export interface SlotCapacity {
+  readonly concurrency: number;
+  readonly prefetch: number;
 }
 
 /**
@@ -48,12 +59,16 @@ export class WorkerSlot extends EventEmitter {
   #terminatedByUs = false;
   #lastError: Error | undefined;
   #seq = 0;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new Map<number, { readonly delivery: Delivery; readonly cell: number }>();
+  readonly #claims: StartClaims;
+  readonly #concurrency: number;
   #outbox: RequestTask[] = [];
   #transfer: ArrayBuffer[] = [];
 
-  constructor(settings: Settings, workerData: WorkerData) {
+  constructor(settings: Settings, workerData: WorkerData, capacity: SlotCapacity) {
     super();
+    this.#concurrency = capacity.concurrency;
+    this.#claims = new StartClaims(capacity.concurrency + capacity.prefetch);
     this.#piscina = new Piscina({
       filename: WORKER_FILE,
       // One thread, started by the manifest task and never respawned by piscina: a slot whose
@@ -88,7 +103,8 @@ export class WorkerSlot extends EventEmitter {
     const { port1, port2 } = new MessageChannel();
     let result: ManifestResult;
     try {
-      result = (await this.#piscina.run({ kind: 'manifest', port: port2 }, { transferList: [port2] })) as ManifestResult;
+      const task: ManifestTask = { kind: 'manifest', port: port2, claims: this.#claims.buffer, concurrency: this.#concurrency };
+      result = (await this.#piscina.run(task, { transferList: [port2] })) as ManifestResult;
     } catch (err) {
       port1.close();
       return { ok: false, error: (err as Error).message };
@@ -106,36 +122,44 @@ export class WorkerSlot extends EventEmitter {
     return result;
   }
 
-  /** Sends one request; resolves with its response. Requests of one turn leave in one message. */
-  send(task: RequestTask): Promise<ResponseEnvelope> {
-    return new Promise((resolve, reject) => {
-      if (!this.#port || this.dead) {
-        reject(this.#lastError ?? new Error('the worker thread is not running'));
-        return;
-      }
-      const seq = ++this.#seq;
-      this.#pending.set(seq, { resolve, reject });
-      this.#outbox.push({ ...task, seq });
-      if (task.body) this.#transfer.push(task.body);
-      // setImmediate runs after the poll phase: every request parsed in this turn joins the batch.
-      if (this.#outbox.length === 1) setImmediate(() => this.#flush());
-    });
+  /**
+   * Sends one request; its outcome goes to `delivery`, never synchronously. Requests of one turn
+   * leave in one message. Callbacks rather than a promise: this runs for every request, and a
+   * promise chain per request cost the front measurably (microtasks and garbage).
+   */
+  send(task: RequestTask, delivery: Delivery): void {
+    if (!this.#port || this.dead) {
+      const error = this.#lastError ?? new Error('the worker thread is not running');
+      queueMicrotask(() => delivery.failed(error));
+      return;
+    }
+    const seq = ++this.#seq;
+    const cell = this.#claims.sent(seq);
+    task.seq = seq;
+    task.cell = cell;
+    this.#pending.set(seq, { delivery, cell });
+    this.#outbox.push(task);
+    if (task.body) this.#transfer.push(task.body);
+    // setImmediate runs after the poll phase: every request parsed in this turn joins the batch.
+    if (this.#outbox.length === 1) setImmediate(this.#flush);
   }
 
-  #flush(): void {
+  readonly #flush = (): void => {
     const batch = this.#outbox;
     const transfer = this.#transfer;
     this.#outbox = [];
     this.#transfer = [];
     if (batch.length > 0 && this.#port && !this.dead) this.#port.postMessage(batch, transfer);
-  }
+  };
 
   #received(batch: ResponseBatch): void {
     if (batch.metrics && this.#thread) this.emit('metrics', this.#thread.threadId, batch.metrics satisfies MetricSnapshot);
     for (const { seq, response } of batch.responses) {
       const pending = this.#pending.get(seq);
+      if (!pending) continue; // taken back, and answered by the front already
       this.#pending.delete(seq);
-      pending?.resolve(response);
+      this.#claims.release(pending.cell);
+      pending.delivery.delivered(response);
     }
   }
 
@@ -143,16 +167,41 @@ export class WorkerSlot extends EventEmitter {
     const error = this.#lastError ?? new Error(`the worker thread exited with code ${code}`);
     this.#lastError = error;
     this.#port?.close();
-    for (const pending of this.#pending.values()) pending.reject(error);
+    // Dead before anyone hears of it: a dispatcher freed by these callbacks must not pick it.
+    if (!this.#closing) this.dead = true;
+    const started: Delivery[] = [];
+    const unstarted: Delivery[] = [];
+    for (const [seq, { delivery, cell }] of this.#pending) (this.#claims.revoke(cell, seq) ? unstarted : started).push(delivery);
     this.#pending.clear();
-    if (this.#closing) return;
-    this.dead = true;
-    this.emit('dead', error, this.#terminatedByUs);
+    for (const delivery of started) delivery.failed(error);
+    // Requests the thread never started go back newest first: the dispatcher puts each at the head
+    // of its queue, so they end up there in their original order.
+    for (const delivery of unstarted.reverse()) delivery.returned();
+    if (!this.#closing) this.emit('dead', error, this.#terminatedByUs);
+  }
+
+  /** True while `task` waits in the thread's inbox, sent and not started. */
+  waiting(task: RequestTask): boolean {
+    const pending = this.#pending.get(task.seq as number);
+    return pending !== undefined && this.#claims.waiting(pending.cell, task.seq as number);
   }
 
   /**
-   * Terminates the thread (uWSGI's harakiri): its other requests fail, and the pool replaces the
-   * slot.
+   * Takes `task` back if the thread has not started it: it will never run there, and its outcome
+   * is the caller's to give. False when it is running (or done).
+   */
+  takeBack(task: RequestTask): boolean {
+    const seq = task.seq as number;
+    const pending = this.#pending.get(seq);
+    if (!pending || !this.#claims.revoke(pending.cell, seq)) return false;
+    this.#pending.delete(seq);
+    this.#claims.release(pending.cell);
+    return true;
+  }
+
+  /**
+   * Terminates the thread (uWSGI's harakiri): the other requests it had started fail, the ones
+   * waiting in its inbox go back to the queue, and the pool replaces the slot.
    */
   terminate(): void {
     if (!this.#thread || this.dead) return;

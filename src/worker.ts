@@ -5,6 +5,7 @@
 import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { register } from 'prom-client';
 import { describeRoutes, loadApp } from './app-loader.js';
+import { claimStart } from './claims.js';
 import type { Handler } from './http.js';
 import { channelDestination, createLogger } from './logging.js';
 import type {
@@ -72,6 +73,28 @@ async function flush(): Promise<void> {
   port?.postMessage(batch, buffers);
 }
 
+let claims: Int32Array<ArrayBufferLike> = new Int32Array(0);
+let concurrency = 1;
+let running = 0;
+/** Requests sent ahead (WORKER_PREFETCH), in arrival order; `next` is the first not yet taken. */
+let inbox: RequestTask[] = [];
+let next = 0;
+
+/** Starts requests from the inbox, in order, while fewer than `concurrency` views run. */
+function startMore(): void {
+  while (running < concurrency && next < inbox.length) {
+    const task = inbox[next++] as RequestTask;
+    // The front may have taken it back (its deadline passed): then it is not ours to run.
+    if (!claimStart(claims, task.cell as number, task.seq as number)) continue;
+    running++;
+    void serve(task);
+  }
+  if (next === inbox.length) {
+    inbox = [];
+    next = 0;
+  }
+}
+
 async function serve(task: RequestTask): Promise<void> {
   const route = routes[task.route];
   const handler = handlers[task.route];
@@ -80,14 +103,19 @@ async function serve(task: RequestTask): Promise<void> {
   outbox.push({ seq: task.seq as number, response });
   if (response.body) transfer.push(response.body);
   if (outbox.length === 1) setImmediate(() => void flush());
+  running--;
+  startMore();
 }
 
 function onBatch(batch: RequestBatch): void {
-  for (const task of batch) void serve(task);
+  for (const task of batch) inbox.push(task);
+  startMore();
 }
 
 export default function run(task: ManifestTask): ManifestResult {
   if (loadError) return { ok: false, error: `${(loadError as { code?: string }).code ?? 'Error'}: ${loadError.message}` };
+  claims = new Int32Array(task.claims);
+  concurrency = task.concurrency;
   port = task.port;
   port.on('message', onBatch);
   return { ok: true, routes: describeRoutes(routes), pools };

@@ -4,7 +4,8 @@ import { fixture, sample, scrape, startDrover } from './helpers/server.js';
 
 const server = await startDrover({
   app: fixture('faults.js'),
-  env: { WEB_CONCURRENCY: '1', WORKER_CONCURRENCY: '2', MAX_QUEUE: '3', REQUEST_TIMEOUT: '20' },
+  // No prefetch: this file is about the front's queue; prefetch.test.ts covers thread inboxes.
+  env: { WEB_CONCURRENCY: '1', WORKER_CONCURRENCY: '2', WORKER_PREFETCH: '0', MAX_QUEUE: '3', REQUEST_TIMEOUT: '20' },
 });
 t.teardown(() => server.stop());
 

@@ -13,6 +13,7 @@ t.test('defaults', async (t) => {
     HOST: '0.0.0.0',
     WEB_CONCURRENCY: availableParallelism(),
     WORKER_CONCURRENCY: 4,
+    WORKER_PREFETCH: 32,
     POOL_THREADS: {},
     MAX_QUEUE: 256,
     REQUEST_TIMEOUT: 25,

@@ -2,6 +2,7 @@
 // a non-zero exit. Repeated signals do not cut the drain short. Over real sockets.
 import { once } from 'node:events';
 import http from 'node:http';
+import net from 'node:net';
 import t from 'tap';
 import { fixture, startDrover } from './helpers/server.js';
 
@@ -82,6 +83,20 @@ t.test('idle keep-alive connections do not hold the drain', async (t) => {
   const agent = new http.Agent({ keepAlive: true });
   t.teardown(() => agent.destroy());
   for (let i = 0; i < 3; i++) await request(agent, `${server.url}/ok`);
+  const started = Date.now();
+  server.child.kill('SIGTERM');
+  const [code] = (await once(server.child, 'exit')) as [number];
+  t.equal(code, 0);
+  t.ok(Date.now() - started < 5000, `exited in ${Date.now() - started} ms, not after GRACEFUL_TIMEOUT`);
+});
+
+t.test('a connection that never sent a request (a preconnect) does not hold the drain', async (t) => {
+  const server = await startDrover({ app: fixture('faults.js'), env: { GRACEFUL_TIMEOUT: '20' } });
+  const { port } = new URL(server.url);
+  const silent = net.connect(Number(port), '127.0.0.1');
+  t.teardown(() => silent.destroy());
+  await once(silent, 'connect');
+  await request(new http.Agent(), `${server.url}/ok`); // the server has accepted it by now
   const started = Date.now();
   server.child.kill('SIGTERM');
   const [code] = (await once(server.child, 'exit')) as [number];

@@ -4,7 +4,8 @@ import { eventually, fixture, sample, scrape, startDrover } from './helpers/serv
 
 const server = await startDrover({
   app: fixture('faults.js'),
-  env: { WEB_CONCURRENCY: '1', WORKER_CONCURRENCY: '1', REQUEST_TIMEOUT: '1' },
+  // No prefetch: queued requests wait in the front's queue here; prefetch.test.ts covers thread inboxes.
+  env: { WEB_CONCURRENCY: '1', WORKER_CONCURRENCY: '1', WORKER_PREFETCH: '0', REQUEST_TIMEOUT: '1' },
 });
 t.teardown(() => server.stop());
 const get = (path: string, init?: RequestInit) => fetch(server.url + path, init);
