@@ -1,11 +1,11 @@
 /**
  * `npm run bench`: drover against plain fastify, side by side in one run, on this machine.
  *
- * Every number comes from the same run with the same load generator (autocannon, in this
- * process), alternating drover and plain rounds so drift hits both alike. Prints Markdown tables
+ * Every number comes from the same run with the same load generator (wrk where installed, else
+ * autocannon in this process), alternating drover and plain rounds so drift hits both alike. Prints Markdown tables
  * for the README. Takes about two and a half minutes on 2 cores.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -62,7 +62,32 @@ interface Load {
   p99: number;
 }
 
+/** wrk when installed: written in C, it leaves more of a 2-core machine to the servers than autocannon. */
+const WRK = (() => {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    // wrk --version exits 1 after printing its version; only a missing binary is ENOENT.
+    return (err as { code?: string }).code !== 'ENOENT';
+  }
+})();
+
+/** wrk's latency figures ("850.00us", "1.20ms", "2.01s") in milliseconds. */
+function wrkMs(text: string, label: string): number {
+  const m = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)\\b`).exec(text);
+  if (!m) return Number.NaN;
+  const scale = { us: 0.001, ms: 1, s: 1000 }[m[2] as 'us' | 'ms' | 's'];
+  return Math.round(Number(m[1]) * scale * 100) / 100;
+}
+
 async function load(url: string, connections = CONNECTIONS, seconds = ROUND_SECONDS): Promise<Load> {
+  if (WRK) {
+    const text = await new Promise<string>((resolve, reject) =>
+      execFile('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0), p50: wrkMs(text, '50%'), p99: wrkMs(text, '99%') };
+  }
   const result = await autocannon({ url, connections, duration: seconds });
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
@@ -100,7 +125,7 @@ const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/
 
 async function main(): Promise<void> {
   const cores = availableParallelism();
-  const out: string[] = [`Machine: ${cores} cores, Node ${process.version}; load generator: autocannon, ${CONNECTIONS} connections, same machine; ${ROUNDS} alternating rounds of ${ROUND_SECONDS} s per cell.`, ''];
+  const out: string[] = [`Machine: ${cores} cores, Node ${process.version}; load generator: ${WRK ? 'wrk (1 thread)' : 'autocannon'}, ${CONNECTIONS} connections, same machine; ${ROUNDS} alternating rounds of ${ROUND_SECONDS} s per cell.`, ''];
 
   // 1. Light and serialization-heavy views, drover (WEB_CONCURRENCY = cores) vs plain.
   const drover = await start('drover', { WEB_CONCURRENCY: String(cores) });
@@ -116,7 +141,7 @@ async function main(): Promise<void> {
       p.push(await load(plain.url + path));
     }
     const [da, pa] = [average(d), average(p)];
-    out.push(`| \`${path}\` | ${fmt(da.rps)} | ${fmt(pa.rps)} | ${fmt(da.rps / pa.rps, 2)}× | ${da.p50} / ${da.p99} | ${pa.p50} / ${pa.p99} |`);
+    out.push(`| \`${path}\` | ${fmt(da.rps)} | ${fmt(pa.rps)} | ${fmt(da.rps / pa.rps, 2)}× | ${fmt(da.p50, 2)} / ${fmt(da.p99, 2)} | ${fmt(pa.p50, 2)} / ${fmt(pa.p99, 2)} |`);
   }
 
   // Added latency of the hop at low load: sequential requests, alternating servers.
@@ -151,8 +176,8 @@ async function main(): Promise<void> {
     '',
     '| route | drover p50 / p99 ms | plain p50 / p99 ms |',
     '| --- | --- | --- |',
-    `| \`/healthz\` (front thread) | ${dh.p50} / ${dh.p99} | ${ph.p50} / ${ph.p99} |`,
-    `| \`/hello\` (default pool; \`/primes\` runs in the \`heavy\` pool) | ${dHello.p50} / ${dHello.p99} | ${pHello.p50} / ${pHello.p99} |`,
+    `| \`/healthz\` (front thread) | ${fmt(dh.p50, 2)} / ${fmt(dh.p99, 2)} | ${fmt(ph.p50, 2)} / ${fmt(ph.p99, 2)} |`,
+    `| \`/hello\` (default pool; \`/primes\` runs in the \`heavy\` pool) | ${fmt(dHello.p50, 2)} / ${fmt(dHello.p99, 2)} | ${fmt(pHello.p50, 2)} / ${fmt(pHello.p99, 2)} |`,
   );
   await stop(drover);
 

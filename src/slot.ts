@@ -140,8 +140,11 @@ export class WorkerSlot extends EventEmitter {
     this.#pending.set(seq, { delivery, cell });
     this.#outbox.push(task);
     if (task.body) this.#transfer.push(task.body);
-    // setImmediate runs after the poll phase: every request parsed in this turn joins the batch.
-    if (this.#outbox.length === 1) setImmediate(this.#flush);
+    // A request for an idle thread leaves at once: nothing else is on its way, and waiting for
+    // the turn to end would only add latency. Otherwise setImmediate runs after the poll phase,
+    // so every request parsed in this turn joins the batch.
+    if (this.inFlight <= 1) this.#flush();
+    else if (this.#outbox.length === 1) setImmediate(this.#flush);
   }
 
   readonly #flush = (): void => {

@@ -102,9 +102,12 @@ async function serve(task: RequestTask): Promise<void> {
   const response = await runView(handler, route, task, logger, { debug: settings.DEBUG });
   outbox.push({ seq: task.seq as number, response });
   if (response.body) transfer.push(response.body);
-  if (outbox.length === 1) setImmediate(() => void flush());
   running--;
   startMore();
+  // The last response of a quiet thread leaves at once; otherwise every response finished in
+  // this turn leaves together, after the turn's other views.
+  if (running === 0 && outbox.length === 1) void flush();
+  else if (outbox.length === 1) setImmediate(() => void flush());
 }
 
 function onBatch(batch: RequestBatch): void {
