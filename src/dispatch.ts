@@ -133,9 +133,7 @@ export class Dispatcher {
     for (const ticket of this.#running) {
       const slot = ticket.slot as WorkerSlot;
       if (ticket.task === task && slot.takeBack(task)) {
-        this.#settle(ticket, gone());
-        this.#running.delete(ticket);
-        this.#pool.finished(slot, false);
+        this.#takenBack(ticket, slot, gone());
         return;
       }
     }
@@ -162,6 +160,13 @@ export class Dispatcher {
     else this.#settle(ticket, outcome);
     this.#running.delete(ticket);
     this.#pool.finished(ticket.slot as WorkerSlot);
+  }
+
+  /** Answers a request taken back from `slot`'s inbox (it never ran there) with `error`. */
+  #takenBack(ticket: Ticket, slot: WorkerSlot, error: Error): void {
+    this.#settle(ticket, error);
+    this.#running.delete(ticket);
+    this.#pool.finished(slot, false);
   }
 
   /** Its thread stopped before starting it: back to the head of the queue, deadline unchanged. */
@@ -201,9 +206,7 @@ export class Dispatcher {
     } else if (slot?.takeBack(ticket.task)) {
       // Sent ahead, still in the thread's inbox: it never ran, so nothing needs killing.
       this.#logger.warn(fields, "request dropped: its deadline passed while it waited in a worker thread's inbox");
-      this.#settle(ticket, new RequestTimedOut(String(timeout), route));
-      this.#running.delete(ticket);
-      this.#pool.finished(slot, false);
+      this.#takenBack(ticket, slot, new RequestTimedOut(String(timeout), route));
     } else {
       this.#logger.error(fields, 'request timed out: answering 504 and replacing its worker thread');
       this.#pool.recordRestart('timeout');

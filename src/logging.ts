@@ -17,37 +17,9 @@ import type { Settings } from '../config/settings.js';
 let stdout: DestinationStream | undefined;
 
 /**
- * Gathers the lines written in one event-loop turn and writes them to `sink` in one call when the
- * turn ends (setImmediate runs after the turn's I/O callbacks), and at process exit.
- *
- * Why by hand: under load the front writes an access line per request, and one write(2) per line
- * cost about a tenth of the front thread's time; one per turn costs next to nothing. sonic-boom's
- * own buffering (minLength) holds lines until a size is reached, so a quiet server's lines would
- * wait indefinitely, and its flushSync() also calls fsync(2) on every flush.
- */
-function bufferedByTurn(sink: DestinationStream): DestinationStream {
-  let pending = '';
-  const flush = () => {
-    if (pending === '') return;
-    const lines = pending;
-    pending = '';
-    sink.write(lines);
-  };
-  // 'exit' handlers run on process.exit() and after an uncaught exception: nothing is lost then.
-  process.on('exit', flush);
-  return {
-    write(line: string) {
-      if (pending === '') setImmediate(flush);
-      pending += line;
-    },
-  };
-}
-
-/**
- * The front's one writer to fd 1: synchronous (pino's sonic-boom with `sync: true`), each turn's
- * lines in one write, so nothing is left in a buffer once a turn is over or the process exits.
- * With LOG_FORMAT=pretty it is pino-pretty (also synchronous), for people reading a terminal;
- * worker lines pass through it too.
+ * The front's one writer to fd 1: synchronous, so nothing is buffered when the process exits. With
+ * LOG_FORMAT=pretty it is pino-pretty (also synchronous), for people reading a terminal; worker
+ * lines pass through it too.
  */
 function stdoutDestination(format: Settings['LOG_FORMAT'] = 'json'): DestinationStream {
   if (!stdout) {
@@ -56,7 +28,7 @@ function stdoutDestination(format: Settings['LOG_FORMAT'] = 'json'): Destination
       const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => DestinationStream;
       stdout = pretty({ sync: true, destination: 1 });
     } else {
-      stdout = bufferedByTurn(pino.destination({ dest: 1, sync: true }));
+      stdout = pino.destination({ dest: 1, sync: true });
     }
   }
   return stdout;

@@ -331,7 +331,7 @@ function handleView(
     headers: flattenHeaders(request.headers),
     body,
   };
-  // A callback, not an async handler: one promise less per request on the front.
+  // A callback, not an async handler: no promise per request on the front.
   const state = dispatcher.dispatch(task, { route: info.pattern, timeout, elapsedMs: reply.elapsedTime }, (err, response) => {
     if (response) request.worker = response.worker;
     // fastify's onResponse never fires for a client that left: its access line is written here.

@@ -124,8 +124,8 @@ export class WorkerSlot extends EventEmitter {
 
   /**
    * Sends one request; its outcome goes to `delivery`, never synchronously. Requests of one turn
-   * leave in one message. Callbacks rather than a promise: this runs for every request, and a
-   * promise chain per request cost the front measurably (microtasks and garbage).
+   * leave in one message. Callbacks rather than a promise: this runs for every request, and the
+   * callbacks spare the front a promise chain (and its microtasks) per request.
    */
   send(task: RequestTask, delivery: Delivery): void {
     if (!this.#port || this.dead) {

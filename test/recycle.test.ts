@@ -12,18 +12,21 @@ const recycles = async () => sample(await scrape(server.url), 'drover_worker_res
 
 t.test('workers recycle without failing or losing anything', async (t) => {
   const threads = new Set<number>();
+  const servedBy = new Map<number, number>();
   const statuses: number[] = [];
   let counted = 0;
   let logged = 0;
-  // Four clients at once, mixing counted and logging requests, until several recycles happened
+  // Eight clients at once, mixing counted and logging requests, until several recycles happened
   // (thread boots are slow on a loaded machine; the count of requests is not what matters).
   for (let round = 0; round < 100 && (await recycles()) < 4; round++) {
     await Promise.all(
-      Array.from({ length: 4 }, async (_, client) => {
+      Array.from({ length: 8 }, async (_, client) => {
         const counting = client % 2 === 0;
         const res = await fetch(server.url + (counting ? `/count?kind=recycle&value=${client}` : '/log?n=3&size=50'));
         statuses.push(res.status);
-        threads.add(((await res.json()) as { thread: number }).thread);
+        const { thread } = (await res.json()) as { thread: number };
+        threads.add(thread);
+        servedBy.set(thread, (servedBy.get(thread) ?? 0) + 1);
         if (counting) counted++;
         else logged += 3;
       }),
@@ -32,6 +35,8 @@ t.test('workers recycle without failing or losing anything', async (t) => {
   t.ok((await recycles()) >= 4, 'workers were recycled');
   t.same([...new Set(statuses)], [200], `none of ${statuses.length} requests failed`);
   t.ok(threads.size > 2, `requests were served by ${threads.size} threads over time`);
+  // Requests are sent ahead (WORKER_PREFETCH), yet no thread gets more than it may serve.
+  t.ok(Math.max(...servedBy.values()) <= 7, `no thread served more than MAX_REQUESTS + MAX_REQUESTS_JITTER (${[...servedBy.values()].join(', ')})`);
 
   const metrics = await scrape(server.url);
   t.equal(sample(metrics, 'drover_worker_restarts_total{pool="default",reason="crash"}'), 0);
