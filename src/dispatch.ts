@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { RequestTimedOut, ServerOverloaded, ShuttingDown, WorkerStopped } from './errors.js';
 import type { PoolMetrics } from './metrics.js';
 import type { WorkerPool } from './pool.js';
+import { LinkedList, type Linked } from './linked-list.js';
 import type { Delivery, WorkerSlot } from './slot.js';
 import type { RequestTask, ResponseEnvelope } from './protocol.js';
 
@@ -36,7 +37,7 @@ export type DispatchCallback = (error: Error | null, response?: ResponseEnvelope
 /** Where a request stands. */
 type TicketState = 'queued' | 'running' | 'done';
 
-interface Ticket extends Delivery {
+interface Ticket extends Delivery, Linked<Ticket> {
   readonly task: RequestTask;
   readonly options: DispatchOptions;
   readonly enqueuedAt: number;
@@ -57,9 +58,9 @@ interface Ticket extends Delivery {
  * });
  */
 export class Dispatcher {
-  // A Set is a FIFO with O(1) removal from the middle (a dropped request), in insertion order.
-  readonly #queue = new Set<Ticket>();
-  readonly #running = new Set<Ticket>();
+  // FIFOs with O(1) removal from the middle (a dropped request); see linked-list.ts for why not Sets.
+  readonly #queue = new LinkedList<Ticket>();
+  readonly #running = new LinkedList<Ticket>();
   readonly #pool: WorkerPool;
   readonly #maxQueue: number;
   readonly #metrics: PoolMetrics;
@@ -109,11 +110,14 @@ export class Dispatcher {
       delivered: (response) => this.#answered(ticket, response),
       failed: (err) => this.#answered(ticket, err),
       returned: () => this.#returned(ticket),
+      prev: undefined,
+      next: undefined,
+      list: undefined,
     };
     const remaining = options.timeout * 1000 - options.elapsedMs;
     ticket.timer = setTimeout(this.#deadline, Math.max(0, remaining), ticket);
     if (slot) this.#start(ticket, slot);
-    else this.#queue.add(ticket);
+    else this.#queue.push(ticket);
     return ticket.state;
   }
 
@@ -125,7 +129,7 @@ export class Dispatcher {
     const gone = () => new ClientGone('the client disconnected while the request was queued');
     for (const ticket of this.#queue) {
       if (ticket.task === task) {
-        this.#queue.delete(ticket);
+        this.#queue.remove(ticket);
         this.#settle(ticket, gone());
         return;
       }
@@ -148,7 +152,7 @@ export class Dispatcher {
   #start(ticket: Ticket, slot: WorkerSlot): void {
     ticket.state = 'running';
     ticket.slot = slot;
-    this.#running.add(ticket);
+    this.#running.push(ticket);
     slot.inFlight++;
     this.#metrics.observeWait((performance.now() - ticket.enqueuedAt) / 1000);
     slot.send(ticket.task, ticket);
@@ -158,28 +162,25 @@ export class Dispatcher {
   #answered(ticket: Ticket, outcome: ResponseEnvelope | Error): void {
     if (outcome instanceof Error) this.#failed(ticket, outcome);
     else this.#settle(ticket, outcome);
-    this.#running.delete(ticket);
+    this.#running.remove(ticket);
     this.#pool.finished(ticket.slot as WorkerSlot);
   }
 
   /** Answers a request taken back from `slot`'s inbox (it never ran there) with `error`. */
   #takenBack(ticket: Ticket, slot: WorkerSlot, error: Error): void {
     this.#settle(ticket, error);
-    this.#running.delete(ticket);
+    this.#running.remove(ticket);
     this.#pool.finished(slot, false);
   }
 
   /** Its thread stopped before starting it: back to the head of the queue, deadline unchanged. */
   #returned(ticket: Ticket): void {
     const slot = ticket.slot as WorkerSlot;
-    this.#running.delete(ticket);
+    this.#running.remove(ticket);
     if (ticket.state !== 'done') {
       ticket.state = 'queued';
       ticket.slot = undefined;
-      const rest = [...this.#queue];
-      this.#queue.clear();
-      this.#queue.add(ticket);
-      for (const t of rest) this.#queue.add(t);
+      this.#queue.unshift(ticket);
     }
     this.#pool.finished(slot, false);
   }
@@ -188,9 +189,7 @@ export class Dispatcher {
     while (this.#queue.size > 0) {
       const slot = this.#pool.pick();
       if (!slot) return;
-      const ticket = this.#queue.values().next().value as Ticket;
-      this.#queue.delete(ticket);
-      this.#start(ticket, slot);
+      this.#start(this.#queue.shift() as Ticket, slot);
     }
   }
 
@@ -200,7 +199,7 @@ export class Dispatcher {
     const slot = ticket.slot;
     this.#metrics.timedOut(route);
     if (ticket.state === 'queued') {
-      this.#queue.delete(ticket);
+      this.#queue.remove(ticket);
       this.#logger.warn(fields, 'request dropped: its deadline passed while it waited for a worker');
       this.#settle(ticket, new RequestTimedOut(String(timeout), route));
     } else if (slot?.takeBack(ticket.task)) {

@@ -28,6 +28,12 @@ export interface Delivery {
   returned(): void;
 }
 
+/** A request sent to the thread and not answered yet. */
+interface InFlight {
+  readonly seq: number;
+  readonly delivery: Delivery;
+}
+
 /** How many requests a slot takes: running at once, and sent ahead to wait in its inbox. */
 export interface SlotCapacity {
   readonly concurrency: number;
@@ -59,7 +65,11 @@ export class WorkerSlot extends EventEmitter {
   #terminatedByUs = false;
   #lastError: Error | undefined;
   #seq = 0;
-  readonly #pending = new Map<number, { readonly delivery: Delivery; readonly cell: number }>();
+  /**
+   * Requests in flight, by claim cell: an array and not a Map keyed by sequence number, because a
+   * Map with an entry added and deleted per request keeps finished requests alive (linked-list.ts).
+   */
+  readonly #pending: (InFlight | undefined)[];
   readonly #claims: StartClaims;
   readonly #concurrency: number;
   #outbox: RequestTask[] = [];
@@ -69,6 +79,7 @@ export class WorkerSlot extends EventEmitter {
     super();
     this.#concurrency = capacity.concurrency;
     this.#claims = new StartClaims(capacity.concurrency + capacity.prefetch);
+    this.#pending = new Array<InFlight | undefined>(capacity.concurrency + capacity.prefetch).fill(undefined);
     this.#piscina = new Piscina({
       filename: WORKER_FILE,
       // One thread, started by the manifest task and never respawned by piscina: a slot whose
@@ -137,7 +148,7 @@ export class WorkerSlot extends EventEmitter {
     const cell = this.#claims.sent(seq);
     task.seq = seq;
     task.cell = cell;
-    this.#pending.set(seq, { delivery, cell });
+    this.#pending[cell] = { seq, delivery };
     this.#outbox.push(task);
     if (task.body) this.#transfer.push(task.body);
     // A request for an idle thread leaves at once: nothing else is on its way, and waiting for
@@ -157,11 +168,11 @@ export class WorkerSlot extends EventEmitter {
 
   #received(batch: ResponseBatch): void {
     if (batch.metrics && this.#thread) this.emit('metrics', this.#thread.threadId, batch.metrics satisfies MetricSnapshot);
-    for (const { seq, response } of batch.responses) {
-      const pending = this.#pending.get(seq);
-      if (!pending) continue; // taken back, and answered by the front already
-      this.#pending.delete(seq);
-      this.#claims.release(pending.cell);
+    for (const { seq, cell, response } of batch.responses) {
+      const pending = this.#pending[cell];
+      if (pending?.seq !== seq) continue; // taken back, and answered by the front already
+      this.#pending[cell] = undefined;
+      this.#claims.release(cell);
       pending.delivery.delivered(response);
     }
   }
@@ -174,8 +185,12 @@ export class WorkerSlot extends EventEmitter {
     if (!this.#closing) this.dead = true;
     const started: Delivery[] = [];
     const unstarted: Delivery[] = [];
-    for (const [seq, { delivery, cell }] of this.#pending) (this.#claims.revoke(cell, seq) ? unstarted : started).push(delivery);
-    this.#pending.clear();
+    const inFlight: (InFlight & { cell: number })[] = [];
+    this.#pending.forEach((pending, cell) => pending && inFlight.push({ ...pending, cell }));
+    this.#pending.fill(undefined);
+    for (const { seq, delivery, cell } of inFlight.sort((a, b) => a.seq - b.seq)) {
+      (this.#claims.revoke(cell, seq) ? unstarted : started).push(delivery);
+    }
     for (const delivery of started) delivery.failed(error);
     // Requests the thread never started go back newest first: the dispatcher puts each at the head
     // of its queue, so they end up there in their original order.
@@ -185,8 +200,8 @@ export class WorkerSlot extends EventEmitter {
 
   /** True while `task` waits in the thread's inbox, sent and not started. */
   waiting(task: RequestTask): boolean {
-    const pending = this.#pending.get(task.seq as number);
-    return pending !== undefined && this.#claims.waiting(pending.cell, task.seq as number);
+    const cell = task.cell as number;
+    return this.#pending[cell]?.seq === task.seq && this.#claims.waiting(cell, task.seq as number);
   }
 
   /**
@@ -195,10 +210,10 @@ export class WorkerSlot extends EventEmitter {
    */
   takeBack(task: RequestTask): boolean {
     const seq = task.seq as number;
-    const pending = this.#pending.get(seq);
-    if (!pending || !this.#claims.revoke(pending.cell, seq)) return false;
-    this.#pending.delete(seq);
-    this.#claims.release(pending.cell);
+    const cell = task.cell as number;
+    if (this.#pending[cell]?.seq !== seq || !this.#claims.revoke(cell, seq)) return false;
+    this.#pending[cell] = undefined;
+    this.#claims.release(cell);
     return true;
   }
 

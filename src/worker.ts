@@ -15,7 +15,6 @@ import type {
   RequestBatch,
   RequestTask,
   ResponseBatch,
-  ResponseEnvelope,
   WorkerData,
 } from './protocol.js';
 import type { Route } from './router.js';
@@ -59,7 +58,7 @@ async function changedMetrics(): Promise<MetricSnapshot | undefined> {
 }
 
 let port: MessagePort | undefined;
-let outbox: { seq: number; response: ResponseEnvelope }[] = [];
+let outbox: ResponseBatch['responses'][number][] = [];
 let transfer: ArrayBuffer[] = [];
 
 /** Posts every response finished in this turn as one message (after the turn's other views). */
@@ -100,7 +99,7 @@ async function serve(task: RequestTask): Promise<void> {
   const handler = handlers[task.route];
   if (!route || !handler) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
   const response = await runView(handler, route, task, logger, { debug: settings.DEBUG });
-  outbox.push({ seq: task.seq as number, response });
+  outbox.push({ seq: task.seq as number, cell: task.cell as number, response });
   if (response.body) transfer.push(response.body);
   running--;
   startMore();
