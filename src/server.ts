@@ -17,6 +17,7 @@ import { SettingInvalid } from './errors.js';
 import { debugPage, errorPayload, escapeHtml } from './http.js';
 import { UNMATCHED_ROUTE, type FrontMetrics } from './metrics.js';
 import type { Pools } from './pools.js';
+import { requestLogger } from './request-logger.js';
 import { ownedBuffer, type RequestTask, type ResponseEnvelope, type RouteInfo } from './protocol.js';
 import { METHODS, compilePattern, convertParams, type CompiledPattern, type Method } from './router.js';
 import type { ViewMetrics } from './view-metrics.js';
@@ -80,13 +81,20 @@ function sendError(reply: FastifyReply, status: number, message: string, extra?:
     .send(JSON.stringify(errorPayload(status, message, reply.request.id, extra)));
 }
 
-/** One access log line and the HTTP metrics of one request. */
-function recordAccess(request: FastifyRequest, reply: FastifyReply, statusCode: number, metrics: FrontMetrics): void {
-  const { method, url, routeLabel: route, worker } = request;
+/**
+ * One access log line and the HTTP metrics of one request. The line goes through the root logger
+ * with the request id as a field (the same line `request.log` would write), so that no request
+ * needs a child logger of its own (request-logger.ts).
+ */
+function recordAccess(metrics: FrontMetrics, logger: Logger, request: FastifyRequest, reply: FastifyReply, statusCode: number): void {
+  const { id: reqId, method, url, routeLabel: route, worker } = request;
   const responseTime = reply.elapsedTime;
   metrics.observe(method, route, statusCode, responseTime / 1000);
-  request.log.info({ method, url, route, statusCode, responseTime, worker }, 'request completed');
+  logger.info({ reqId, method, url, route, statusCode, responseTime, worker }, 'request completed');
 }
+
+/** Writes a request's access line and HTTP metrics, with the status it ended with. */
+type AccessRecorder = (request: FastifyRequest, reply: FastifyReply, statusCode: number) => void;
 
 /** The client closed its connection before the answer: fastify's onResponse will not fire. */
 function clientLeft(reply: FastifyReply): boolean {
@@ -144,6 +152,7 @@ function addMetricsRoute(app: FastifyInstance, { metrics, viewMetrics, pools, to
  */
 export function buildFront(options: FrontOptions): FastifyInstance {
   const { settings, logger, metrics, pools } = options;
+  const access: AccessRecorder = (request, reply, statusCode) => recordAccess(metrics, logger, request, reply, statusCode);
   // The slowest route may take this long to upload its request; its deadline covers the upload.
   const receiveMs = Math.max(settings.REQUEST_TIMEOUT, ...options.routes.map((r) => r.timeout ?? 0)) * 1000;
   const app = Fastify({
@@ -151,6 +160,7 @@ export function buildFront(options: FrontOptions): FastifyInstance {
     // The access line is ours (one per request, with route and worker); fastify's two are off.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
+    childLoggerFactory: requestLogger,
     routerOptions: { maxParamLength: 500 },
     bodyLimit: settings.BODY_LIMIT,
     // Slow clients (slowloris): headers must arrive within HEADER_TIMEOUT and the whole request
@@ -192,7 +202,7 @@ export function buildFront(options: FrontOptions): FastifyInstance {
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
-    recordAccess(request, reply, reply.statusCode, metrics);
+    access(request, reply, reply.statusCode);
     done();
   });
 
@@ -245,7 +255,7 @@ export function buildFront(options: FrontOptions): FastifyInstance {
     });
   }
 
-  registerRoutes(app, options.routes, pools, settings, metrics);
+  registerRoutes(app, options.routes, pools, settings, access);
   return app;
 }
 
@@ -266,7 +276,7 @@ function registerRoutes(
   routes: readonly RouteInfo[],
   pools: Pools,
   settings: Settings,
-  metrics: FrontMetrics,
+  access: AccessRecorder,
 ): void {
   const allowed = new Map<string, { compiled: CompiledPattern; methods: Set<Method> }>();
   for (const info of routes) {
@@ -279,7 +289,7 @@ function registerRoutes(
       method: [...info.methods],
       url: compiled.routerUrl,
       config: { routeLabel: info.pattern } satisfies RouteConfig,
-      handler: (request, reply) => handleView(info, compiled, dispatcher, info.timeout ?? settings.REQUEST_TIMEOUT, metrics, request, reply),
+      handler: (request, reply) => handleView(info, compiled, dispatcher, info.timeout ?? settings.REQUEST_TIMEOUT, access, request, reply),
     });
   }
   for (const { compiled, methods } of allowed.values()) {
@@ -300,21 +310,25 @@ function registerRoutes(
   }
 }
 
-/** Hands a view request to its pool's dispatcher and answers with what comes back. */
+/**
+ * Hands a view request to its pool's dispatcher and answers with what comes back. It returns
+ * nothing on purpose: a handler that returns the reply makes fastify await it as a thenable
+ * (stream listeners and a promise per request).
+ */
 function handleView(
   info: RouteInfo,
   compiled: CompiledPattern,
   dispatcher: Dispatcher,
   timeout: number,
-  metrics: FrontMetrics,
+  access: AccessRecorder,
   request: FastifyRequest,
   reply: FastifyReply,
-): FastifyReply {
+): void {
   const params = convertParams(compiled, request.params as Record<string, string | undefined>);
   if (!params) {
     // A converter refused the value (e.g. an int beyond 2^53): Django's "no match", so a 404.
     reply.callNotFound();
-    return reply;
+    return;
   }
   const url = request.url;
   const q = url.indexOf('?');
@@ -335,7 +349,7 @@ function handleView(
   const state = dispatcher.dispatch(task, { route: info.pattern, timeout, elapsedMs: reply.elapsedTime }, (err, response) => {
     if (response) request.worker = response.worker;
     // fastify's onResponse never fires for a client that left: its access line is written here.
-    if (clientLeft(reply)) recordAccess(request, reply, CLIENT_CLOSED_REQUEST, metrics);
+    if (clientLeft(reply)) access(request, reply, CLIENT_CLOSED_REQUEST);
     if (err) {
       reply.send(err); // to the error handler
       return;
@@ -352,5 +366,4 @@ function handleView(
       if (!reply.raw.writableFinished) dispatcher.clientGone(task);
     });
   }
-  return reply;
 }
