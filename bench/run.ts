@@ -15,7 +15,7 @@ import autocannon from 'autocannon';
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const PLAIN = fileURLToPath(new URL('./plain.js', import.meta.url));
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 4);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 50;
 const CPU_PATH = '/primes/2000000';
 
@@ -181,17 +181,25 @@ async function main(): Promise<void> {
   );
   await stop(drover);
 
-  // 3. CPU-bound view at several thread counts.
+  // 3. CPU-bound view at several thread counts, each drover server alternating with plain.
   out.push('', `| \`${CPU_PATH}\` | req/s | vs plain |`, '| --- | --- | --- |');
-  const plainCpu = average([await load(plain.url + CPU_PATH, 8)]);
-  out.push(`| plain fastify (1 thread) | ${fmt(plainCpu.rps, 1)} | 1.00× |`);
-  for (const threads of [1, 2, 4].filter((n) => n <= Math.max(2, cores))) {
-    // /primes runs in the example app's `heavy` pool: POOL_THREADS sizes it.
-    const server = await start('drover', { WEB_CONCURRENCY: '1', POOL_THREADS: `heavy=${threads}` });
-    const l = await load(server.url + CPU_PATH, 8);
-    out.push(`| drover, heavy pool of ${threads} thread${threads > 1 ? 's' : ''} | ${fmt(l.rps, 1)} | ${fmt(l.rps / plainCpu.rps, 2)}× |`);
-    await stop(server);
+  const threadCounts = [1, 2, 4].filter((n) => n <= Math.max(2, cores));
+  // /primes runs in the example app's `heavy` pool: POOL_THREADS sizes it.
+  const cpuServers = [];
+  for (const threads of threadCounts) cpuServers.push(await start('drover', { WEB_CONCURRENCY: '1', POOL_THREADS: `heavy=${threads}` }));
+  const plainCpu: Load[] = [];
+  const droverCpu: Load[][] = cpuServers.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    plainCpu.push(await load(plain.url + CPU_PATH, 8));
+    for (const [i, server] of cpuServers.entries()) droverCpu[i]?.push(await load(server.url + CPU_PATH, 8));
   }
+  const plainCpuRps = average(plainCpu).rps;
+  out.push(`| plain fastify (1 thread) | ${fmt(plainCpuRps, 1)} | 1.00× |`);
+  for (const [i, threads] of threadCounts.entries()) {
+    const rps = average(droverCpu[i] ?? []).rps;
+    out.push(`| drover, heavy pool of ${threads} thread${threads > 1 ? 's' : ''} | ${fmt(rps, 1)} | ${fmt(rps / plainCpuRps, 2)}× |`);
+  }
+  for (const server of cpuServers) await stop(server);
   await stop(plain);
 
   // 4. Boot and memory.

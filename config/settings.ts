@@ -39,8 +39,8 @@ export const settingsTable = defineSettings({
       "Requests sent ahead to a worker thread, beyond those it runs, to wait in its inbox (Celery's prefetch): " +
       'the thread never idles waiting for its next request, and one thread hop carries many requests. ' +
       'A request that has not started shares no fate: if its thread dies or its deadline passes, it is ' +
-      'taken back and run elsewhere or answered 504. It can wait behind a slow view on its thread, ' +
-      'so give slow views a pool of their own; 0 sends only what a thread can start at once.',
+      'taken back and run elsewhere or answered 504. One waiting behind a slow view moves to a thread ' +
+      'that goes idle; still, give slow views a pool of their own. 0 sends only what a thread can start at once.',
   },
   POOL_THREADS: {
     parser: counts(1, 1024),

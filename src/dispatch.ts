@@ -150,20 +150,48 @@ export class Dispatcher {
   }
 
   #start(ticket: Ticket, slot: WorkerSlot): void {
+    this.#metrics.observeWait((performance.now() - ticket.enqueuedAt) / 1000);
+    this.#send(ticket, slot);
+  }
+
+  #send(ticket: Ticket, slot: WorkerSlot): void {
     ticket.state = 'running';
     ticket.slot = slot;
     this.#running.push(ticket);
     slot.inFlight++;
-    this.#metrics.observeWait((performance.now() - ticket.enqueuedAt) / 1000);
     slot.send(ticket.task, ticket);
   }
 
   /** The slot answered (a response, or the thread's failure): settle first, then free the slot. */
   #answered(ticket: Ticket, outcome: ResponseEnvelope | Error): void {
+    const slot = ticket.slot as WorkerSlot;
     if (outcome instanceof Error) this.#failed(ticket, outcome);
     else this.#settle(ticket, outcome);
     this.#running.remove(ticket);
-    this.#pool.finished(ticket.slot as WorkerSlot);
+    this.#pool.finished(slot);
+    if (slot.inFlight === 0) this.#steal(slot);
+  }
+
+  /**
+   * Work stealing: `idle`'s thread has nothing left to do while requests wait, unstarted, in
+   * another thread's inbox (prefetched behind a slow view, they would wait for it to end). The
+   * oldest of them are taken back and sent to `idle`, as many as it starts at once. Only requests
+   * that have not started can be taken back (the start claims decide), so none runs twice; the
+   * thread they leave skips them. A thread is idle only when there is spare capacity, so the
+   * extra message costs nothing under full load.
+   */
+  #steal(idle: WorkerSlot): void {
+    if (this.#queue.size > 0) return;
+    let room = idle.concurrency;
+    for (const ticket of this.#running) {
+      if (room === 0 || !this.#pool.canTake(idle)) return;
+      const victim = ticket.slot as WorkerSlot;
+      if (victim === idle || !victim.takeBack(ticket.task)) continue;
+      this.#running.remove(ticket);
+      this.#pool.finished(victim, false);
+      this.#send(ticket, idle);
+      room--;
+    }
   }
 
   /** Answers a request taken back from `slot`'s inbox (it never ran there) with `error`. */

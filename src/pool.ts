@@ -135,6 +135,13 @@ export class WorkerPool extends EventEmitter {
     this.emit('restart', reason);
   }
 
+  /** True when `slot` may be sent one more request now. */
+  canTake(slot: WorkerSlot): boolean {
+    if (slot.retiring || slot.dead || slot.inFlight >= this.perSlot) return false;
+    // A thread near MAX_REQUESTS gets no more than it may still serve: it never overshoots.
+    return slot.recycleAfter === 0 || slot.served + slot.inFlight < slot.recycleAfter;
+  }
+
   /**
    * The least busy slot that can take another request now, if any. Ties go round-robin, so light
    * sequential traffic spreads over every thread instead of wearing out the first one.
@@ -144,9 +151,7 @@ export class WorkerPool extends EventEmitter {
     let best: WorkerSlot | undefined;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[(this.#cursor + i) % slots.length] as WorkerSlot;
-      if (slot.retiring || slot.dead || slot.inFlight >= this.perSlot) continue;
-      // A thread near MAX_REQUESTS gets no more than it may still serve: it never overshoots.
-      if (slot.recycleAfter > 0 && slot.served + slot.inFlight >= slot.recycleAfter) continue;
+      if (!this.canTake(slot)) continue;
       if (!best || slot.inFlight < best.inFlight) best = slot;
       if (slot.inFlight === 0) break;
     }

@@ -99,6 +99,11 @@ export class WorkerSlot extends EventEmitter {
     this.recycleAfter = settings.MAX_REQUESTS > 0 ? settings.MAX_REQUESTS + jitter : 0;
   }
 
+  /** Views the thread runs at once. */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
   /** Threads alive in this slot (0 or 1). */
   get threads(): number {
     return this.#thread && !this.dead && !this.#closing ? 1 : 0;

@@ -1,0 +1,35 @@
+// Work stealing: requests sent ahead to a thread stuck in a slow view move to a thread that has
+// nothing left to do, instead of waiting for the slow view to end.
+import t from 'tap';
+import { fixture, startDrover } from './helpers/server.js';
+
+// Two threads running one view at a time: what else a thread is sent waits in its inbox.
+const server = await startDrover({
+  app: fixture('faults.js'),
+  env: { WEB_CONCURRENCY: '2', WORKER_CONCURRENCY: '1', WORKER_PREFETCH: '8' },
+});
+t.teardown(() => server.stop());
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+t.test('requests waiting behind a slow view are run by the thread that went idle', async (t) => {
+  const finished: string[] = [];
+  const call = (name: string, path: string) =>
+    fetch(server.url + path).then(async (res) => {
+      finished.push(name);
+      return { name, status: res.status, body: (await res.json()) as { thread: number } };
+    });
+  const slow = call('slow', '/spin?ms=2500');
+  await pause(150);
+  // The other thread is busy for a moment too, so the quick requests are spread over both inboxes.
+  const medium = call('medium', '/spin?ms=400');
+  await pause(150);
+  const quick = await Promise.all(Array.from({ length: 6 }, (_, i) => call(`quick-${i}`, '/ok')));
+  const [slowResult, mediumResult] = await Promise.all([slow, medium]);
+  t.same([slowResult, mediumResult, ...quick].map((r) => r.status), [200, 200, 200, 200, 200, 200, 200, 200]);
+  t.equal(finished.at(-1), 'slow', 'every quick request was answered before the slow view ended');
+  t.ok(
+    quick.every((r) => r.body.thread === mediumResult.body.thread),
+    'all of them ran on the thread that was free, none on the one running the slow view',
+  );
+  t.not(slowResult.body.thread, mediumResult.body.thread);
+});
