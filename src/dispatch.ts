@@ -40,6 +40,7 @@ type TicketState = 'queued' | 'running' | 'done';
 interface Ticket extends Delivery, Linked<Ticket> {
   readonly task: RequestTask;
   readonly options: DispatchOptions;
+  /** When it was admitted, in milliseconds since the epoch (comparable across threads). */
   readonly enqueuedAt: number;
   readonly done: DispatchCallback;
   /** Where it runs, once started. */
@@ -102,12 +103,16 @@ export class Dispatcher {
     const ticket: Ticket = {
       task,
       options,
-      enqueuedAt: performance.now(),
+      enqueuedAt: performance.timeOrigin + performance.now(),
       done,
       slot: undefined,
       timer: undefined,
       state: 'queued',
-      delivered: (response) => this.#answered(ticket, response),
+      delivered: (response, startedAt) => {
+        // The wait ends when the view starts: in the front's queue, then in the thread's inbox.
+        this.#metrics.observeWait(Math.max(0, startedAt - ticket.enqueuedAt) / 1000);
+        this.#answered(ticket, response);
+      },
       failed: (err) => this.#answered(ticket, err),
       returned: () => this.#returned(ticket),
       prev: undefined,
@@ -150,11 +155,6 @@ export class Dispatcher {
   }
 
   #start(ticket: Ticket, slot: WorkerSlot): void {
-    this.#metrics.observeWait((performance.now() - ticket.enqueuedAt) / 1000);
-    this.#send(ticket, slot);
-  }
-
-  #send(ticket: Ticket, slot: WorkerSlot): void {
     ticket.state = 'running';
     ticket.slot = slot;
     this.#running.push(ticket);
@@ -189,7 +189,7 @@ export class Dispatcher {
       if (victim === idle || !victim.takeBack(ticket.task)) continue;
       this.#running.remove(ticket);
       this.#pool.finished(victim, false);
-      this.#send(ticket, idle);
+      this.#start(ticket, idle);
       room--;
     }
   }

@@ -91,7 +91,7 @@ export function createFrontMetrics(pools: () => readonly PoolState[]): FrontMetr
   });
   const queueWait = new Histogram({
     name: 'drover_queue_wait_seconds',
-    help: 'Time requests waited for a worker before running (0 when one was free), by pool.',
+    help: "Time requests waited before their view started (in the front's queue, then in a thread's inbox), by pool.",
     labelNames: ['pool'],
     buckets: WAIT_BUCKETS,
     registers: [registry],

@@ -98,8 +98,11 @@ export interface ResponseEnvelope {
 
 /** What a thread posts back: every response finished in one of its turns, and its metrics. */
 export interface ResponseBatch {
-  /** Each with the request's sequence number and start-claim cell, as sent. */
-  readonly responses: readonly { readonly seq: number; readonly cell: number; readonly response: ResponseEnvelope }[];
+  /**
+   * Each with the request's sequence number and start-claim cell, as sent, and when its view
+   * started (milliseconds since the epoch, from `performance.timeOrigin + performance.now()`).
+   */
+  readonly responses: readonly { readonly seq: number; readonly cell: number; readonly startedAt: number; readonly response: ResponseEnvelope }[];
   /** The thread's prom-client metrics, when they changed since its last batch. */
   readonly metrics?: MetricSnapshot;
 }

@@ -21,7 +21,8 @@ const WORKER_FILE = new URL('./worker.js', import.meta.url).href;
 
 /** Where one request's outcome goes: exactly one of the three is called, once. */
 export interface Delivery {
-  delivered(response: ResponseEnvelope): void;
+  /** The view's response; `startedAt` is when it started, in milliseconds since the epoch. */
+  delivered(response: ResponseEnvelope, startedAt: number): void;
   /** The thread stopped while running it. */
   failed(error: Error): void;
   /** The thread stopped before starting it: it may run elsewhere. */
@@ -173,12 +174,12 @@ export class WorkerSlot extends EventEmitter {
 
   #received(batch: ResponseBatch): void {
     if (batch.metrics && this.#thread) this.emit('metrics', this.#thread.threadId, batch.metrics satisfies MetricSnapshot);
-    for (const { seq, cell, response } of batch.responses) {
+    for (const { seq, cell, startedAt, response } of batch.responses) {
       const pending = this.#pending[cell];
       if (pending?.seq !== seq) continue; // taken back, and answered by the front already
       this.#pending[cell] = undefined;
       this.#claims.release(cell);
-      pending.delivery.delivered(response);
+      pending.delivery.delivered(response, startedAt);
     }
   }
 

@@ -86,7 +86,7 @@ function startMore(): void {
     // The front may have taken it back (its deadline passed): then it is not ours to run.
     if (!claimStart(claims, task.cell as number, task.seq as number)) continue;
     running++;
-    void serve(task);
+    void serve(task, now());
   }
   if (next === inbox.length) {
     inbox = [];
@@ -94,12 +94,17 @@ function startMore(): void {
   }
 }
 
-async function serve(task: RequestTask): Promise<void> {
+/** Milliseconds since the epoch, sub-millisecond: comparable with the front thread's clock. */
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+async function serve(task: RequestTask, startedAt: number): Promise<void> {
   const route = routes[task.route];
   const handler = handlers[task.route];
   if (!route || !handler) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
   const response = await runView(handler, route, task, logger, { debug: settings.DEBUG });
-  outbox.push({ seq: task.seq as number, cell: task.cell as number, response });
+  outbox.push({ seq: task.seq as number, cell: task.cell as number, startedAt, response });
   if (response.body) transfer.push(response.body);
   running--;
   startMore();

@@ -53,6 +53,15 @@ t.test('a route naming an undeclared pool stops boot', async (t) => {
   t.match(stderr, /DROVER_ERR_POOL: route "\/x" uses pool "missing", which .* does not declare; add it to `export const pools`/);
 });
 
+t.test('a pool declared with a value out of range stops boot, showing the declaration', async (t) => {
+  for (const spec of [{ threads: 1, prefetch: -1 }, { threads: 1, prefetch: 2000 }, { threads: 0 }, { threads: 1, concurrency: 0 }, { threads: 1, prefetch: 1.5 }]) {
+    const { code, stderr } = await runDrover(['serve', fixture('bad-pool-spec.js')], { BAD_POOL_SPEC: JSON.stringify(spec) });
+    t.equal(code, 1, JSON.stringify(spec));
+    t.match(stderr, `pool "heavy" in `);
+    t.match(stderr, `must be { threads: 1..1024, concurrency?: 1..1024, prefetch?: 0..1024 }; found ${JSON.stringify(spec)}`);
+  }
+});
+
 t.test('drover routes shows the pool', async (t) => {
   const { stdout } = await runDrover(['routes', fixture('pools.js')]);
   t.match(stdout, /^GET\s+\/heavy\s+-\s+25s \(default\)\s+heavy$/m);

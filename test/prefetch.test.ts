@@ -23,6 +23,19 @@ t.test('requests waiting in an inbox count as queued', async (t) => {
   t.equal(await metric('drover_queue_depth{pool="default"}'), 0);
 });
 
+t.test('the queue-wait histogram counts the time a request spent in an inbox', async (t) => {
+  const bucket = (le: string) => metric(`drover_queue_wait_seconds_bucket{le="${le}",pool="default"}`);
+  const [quickBefore, underOneBefore] = [await bucket('0.1'), await bucket('1')];
+  const allBefore = await metric('drover_queue_wait_seconds_count{pool="default"}');
+  const busy = get('/spin?ms=700');
+  await pause(100);
+  const waiting = get('/ok'); // sent ahead at once, started only when the spin ends
+  t.same((await Promise.all([busy, waiting])).map((r) => r.status), [200, 200]);
+  t.equal(await metric('drover_queue_wait_seconds_count{pool="default"}'), allBefore + 2);
+  t.equal(await bucket('0.1'), quickBefore + 1, 'the spin started at once; the other waited about 0.6 s');
+  t.equal(await bucket('1'), underOneBefore + 2);
+});
+
 t.test("a thread killed at its view's deadline hands its inbox to the replacement", async (t) => {
   const timeoutsBefore = await metric('drover_worker_restarts_total{pool="default",reason="timeout"}');
   const killer = get('/quick-timeout'); // spins 5 s; its route deadline is 0.3 s

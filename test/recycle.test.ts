@@ -48,3 +48,23 @@ t.test('workers recycle without failing or losing anything', async (t) => {
   await server.waitForLog(() => server.logs().filter((l) => l.msg === 'fixture line').length === logged);
   t.pass(`all ${logged} view log lines arrived`);
 });
+
+t.test('MAX_REQUESTS_JITTER spreads recycling: threads serve MAX_REQUESTS plus their own random extra', async (t) => {
+  const jittered = await startDrover({
+    app: fixture('faults.js'),
+    env: { WEB_CONCURRENCY: '2', WORKER_CONCURRENCY: '1', MAX_REQUESTS: '2', MAX_REQUESTS_JITTER: '20' },
+  });
+  t.teardown(() => jittered.stop());
+  const servedBy = new Map<number, number>();
+  for (let i = 0; i < 30; i++) {
+    const res = await fetch(`${jittered.url}/ok`);
+    t.equal(res.status, 200);
+    const { thread } = (await res.json()) as { thread: number };
+    servedBy.set(thread, (servedBy.get(thread) ?? 0) + 1);
+  }
+  const counts = [...servedBy.values()];
+  // Without the jitter every thread would serve exactly 2; with it, each draws 0..20 extra, and
+  // the chance that every thread here drew 0 is (1/21)^threads.
+  t.ok(Math.max(...counts) > 2, `some thread served more than MAX_REQUESTS (${counts.join(', ')})`);
+  t.ok(Math.max(...counts) <= 22, 'none more than MAX_REQUESTS + MAX_REQUESTS_JITTER');
+});
