@@ -181,17 +181,20 @@ async function main(): Promise<void> {
   );
   await stop(drover);
 
-  // 3. CPU-bound view at several thread counts, each drover server alternating with plain.
+  // 3. CPU-bound view at several thread counts, alternating with plain. Each drover server runs
+  // alone (started for its round, stopped after), so idle servers never share the cores.
   out.push('', `| \`${CPU_PATH}\` | req/s | vs plain |`, '| --- | --- | --- |');
   const threadCounts = [1, 2, 4].filter((n) => n <= Math.max(2, cores));
-  // /primes runs in the example app's `heavy` pool: POOL_THREADS sizes it.
-  const cpuServers = [];
-  for (const threads of threadCounts) cpuServers.push(await start('drover', { WEB_CONCURRENCY: '1', POOL_THREADS: `heavy=${threads}` }));
   const plainCpu: Load[] = [];
-  const droverCpu: Load[][] = cpuServers.map(() => []);
+  const droverCpu: Load[][] = threadCounts.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
     plainCpu.push(await load(plain.url + CPU_PATH, 8));
-    for (const [i, server] of cpuServers.entries()) droverCpu[i]?.push(await load(server.url + CPU_PATH, 8));
+    for (const [i, threads] of threadCounts.entries()) {
+      // /primes runs in the example app's `heavy` pool: POOL_THREADS sizes it.
+      const server = await start('drover', { WEB_CONCURRENCY: '1', POOL_THREADS: `heavy=${threads}` });
+      droverCpu[i]?.push(await load(server.url + CPU_PATH, 8));
+      await stop(server);
+    }
   }
   const plainCpuRps = average(plainCpu).rps;
   out.push(`| plain fastify (1 thread) | ${fmt(plainCpuRps, 1)} | 1.00× |`);
@@ -199,7 +202,6 @@ async function main(): Promise<void> {
     const rps = average(droverCpu[i] ?? []).rps;
     out.push(`| drover, heavy pool of ${threads} thread${threads > 1 ? 's' : ''} | ${fmt(rps, 1)} | ${fmt(rps / plainCpuRps, 2)}× |`);
   }
-  for (const server of cpuServers) await stop(server);
   await stop(plain);
 
   // 4. Boot and memory.
