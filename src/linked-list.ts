@@ -37,16 +37,6 @@ export class LinkedList<T extends Linked<T>> {
     return this.#size;
   }
 
-  /** The first item, without removing it. */
-  get first(): T | undefined {
-    return this.#head;
-  }
-
-  /** True when `item` is in this list. */
-  has(item: T): boolean {
-    return item.list === this;
-  }
-
   /** Appends `item` (which must not be in a list). */
   push(item: T): void {
     this.#link(item, this.#tail, undefined);
