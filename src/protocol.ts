@@ -1,8 +1,10 @@
 /**
  * Everything that crosses between the front thread and a worker thread, typed in one place.
  *
- * Envelopes are plain, structured-clone-safe data. Bodies travel as `ArrayBuffer`s that are
- * transferred (moved, not copied) in both directions; the sender must own the whole buffer.
+ * Envelopes are plain, structured-clone-safe data. Bodies travel as `ArrayBuffer`s of exactly
+ * their size. Response bodies are transferred (moved, not copied). Request bodies are copied: the
+ * front keeps each until its request is answered, because a request that has not started may be
+ * taken back and sent to another thread (work stealing, or its thread died), body included.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Settings } from '../config/settings.js';
@@ -52,7 +54,7 @@ export interface RequestTask {
   readonly query: Record<string, string | string[]>;
   /** Lower-case names; repeated headers joined with ", ". */
   readonly headers: Record<string, string>;
-  /** Raw body bytes (transferred), or null when there is none. */
+  /** Raw body bytes (copied to the thread; the front keeps its own), or null when there is none. */
   readonly body: ArrayBuffer | null;
 }
 
@@ -110,7 +112,8 @@ export interface ResponseBatch {
 /**
  * Returns an ArrayBuffer holding exactly `bytes`, without copying when `bytes` already owns its
  * whole buffer. A view over a larger buffer (Node's pooled small Buffers) is copied: transferring
- * the pool would detach it under every other Buffer that shares it.
+ * the pool would detach it under every other Buffer that shares it, and cloning it would copy the
+ * whole pool.
  */
 export function ownedBuffer(bytes: Uint8Array): ArrayBuffer {
   const buffer = bytes.buffer;

@@ -7,7 +7,7 @@
  * the slot hands the thread a MessageChannel with its one piscina task (the manifest); after
  * that, every request bound for the thread in one event-loop turn travels in one message, and
  * the thread answers every request finished in one of its turns in one message, with its metric
- * snapshot. Bodies are transferred both ways.
+ * snapshot. Response bodies are transferred; request bodies are copied (protocol.ts says why).
  */
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
@@ -74,7 +74,6 @@ export class WorkerSlot extends EventEmitter {
   readonly #claims: StartClaims;
   readonly #concurrency: number;
   #outbox: RequestTask[] = [];
-  #transfer: ArrayBuffer[] = [];
 
   constructor(settings: Settings, workerData: WorkerData, capacity: SlotCapacity) {
     super();
@@ -156,7 +155,6 @@ export class WorkerSlot extends EventEmitter {
     task.cell = cell;
     this.#pending[cell] = { seq, delivery };
     this.#outbox.push(task);
-    if (task.body) this.#transfer.push(task.body);
     // A request for an idle thread leaves at once: nothing else is on its way, and waiting for
     // the turn to end would only add latency. Otherwise setImmediate runs after the poll phase,
     // so every request parsed in this turn joins the batch.
@@ -166,10 +164,8 @@ export class WorkerSlot extends EventEmitter {
 
   readonly #flush = (): void => {
     const batch = this.#outbox;
-    const transfer = this.#transfer;
     this.#outbox = [];
-    this.#transfer = [];
-    if (batch.length > 0 && this.#port && !this.dead) this.#port.postMessage(batch, transfer);
+    if (batch.length > 0 && this.#port && !this.dead) this.#port.postMessage(batch);
   };
 
   #received(batch: ResponseBatch): void {

@@ -15,7 +15,7 @@ t.test('routes: one line per route with methods, pattern, name, timeout, pool', 
   t.equal(code, 0);
   const lines = stdout.trim().split('\n');
   t.match(lines[0], /^METHODS\s+PATTERN\s+NAME\s+TIMEOUT\s+POOL$/);
-  t.equal(lines.length, 15, 'a header and 14 routes');
+  t.equal(lines.length, 16, 'a header and 15 routes');
   t.match(stdout, /^GET\s+\/ok\s+-\s+20s \(default\)\s+default$/m);
   t.match(stdout, /^GET\s+\/quick-timeout\s+-\s+0\.3s\s+default$/m);
 });

@@ -62,6 +62,16 @@ t.test('a thread that crashes hands its inbox to the replacement', async (t) => 
   t.equal(await metric('drover_worker_restarts_total{pool="default",reason="crash"}'), crashesBefore + 1);
 });
 
+t.test('requests handed to the replacement keep their bodies', async (t) => {
+  const crasher = get('/spin-then-exit?ms=400');
+  await pause(100);
+  const bodies = ['{"a":1}', 'x'.repeat(20_000), 'third'];
+  const behind = await Promise.all(bodies.map((body) => get('/echo', { method: 'POST', body })));
+  t.equal((await crasher).status, 502);
+  t.same(behind.map((r) => r.status), [200, 200, 200]);
+  t.same(await Promise.all(behind.map(async (r) => ((await r.json()) as { text: string }).text)), bodies);
+});
+
 t.test('a deadline that passes in the inbox: 504 without killing the thread, and the view never runs', async (t) => {
   const timeoutsBefore = await metric('drover_worker_restarts_total{pool="default",reason="timeout"}');
   const before = await metric('fixture_hits_total{kind="inbox-deadline"}');

@@ -33,3 +33,16 @@ t.test('requests waiting behind a slow view are run by the thread that went idle
   );
   t.not(slowResult.body.thread, mediumResult.body.thread);
 });
+
+t.test('a request with a body keeps it when it moves to another thread', async (t) => {
+  const slow = fetch(server.url + '/spin?ms=2000');
+  await pause(150);
+  const medium = fetch(server.url + '/spin?ms=400');
+  await pause(150);
+  const bodies = Array.from({ length: 6 }, (_, i) => `body number ${i} `.repeat(50 + i));
+  const answers = await Promise.all(bodies.map((body) => fetch(server.url + '/echo', { method: 'POST', body })));
+  t.same(answers.map((r) => r.status), [200, 200, 200, 200, 200, 200]);
+  const echoed = await Promise.all(answers.map(async (r) => ((await r.json()) as { text: string }).text));
+  t.same(echoed, bodies, 'every body arrived whole, on whichever thread ran it');
+  await Promise.all([slow, medium]);
+});
