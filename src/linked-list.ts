@@ -9,7 +9,9 @@
  * next full GC, and with it every request it held: under load the front thread promoted about
  * 3 MB per young-generation GC, and its GC pauses grew from about 1 ms to 5 ms. The links here are
  * cleared on removal, so a finished request references nothing newer than itself. (Node's own
- * timer lists are built the same way; that module is internal.)
+ * timer lists are built the same way; that module is internal. yallist clears its links too, but
+ * wraps each entry in a node object of its own, one more allocation per request, and hands the
+ * node back only through `tail`: here the request's ticket is its own node.)
  */
 
 /** What an item of a LinkedList carries. */
