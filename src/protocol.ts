@@ -1,7 +1,8 @@
 /**
  * Everything that crosses between the front thread and a worker thread, typed in one place.
  *
- * Envelopes are plain, structured-clone-safe data. Bodies travel as `ArrayBuffer`s of exactly
+ * Envelopes are plain, structured-clone-safe data; requests and responses cross as tuples and
+ * headers as flat name/value arrays (see RequestTuple for why). Bodies travel as `ArrayBuffer`s of exactly
  * their size. Response bodies are transferred (moved, not copied). Request bodies are copied: the
  * front keeps each until its request is answered, because a request that has not started may be
  * taken back and sent to another thread (work stealing, or its thread died), body included.
@@ -33,9 +34,14 @@ export interface ManifestTask {
   readonly concurrency: number;
 }
 
+/**
+ * Header names and values, flat: `[name, value, name, value, …]`, names lower-case, a repeated
+ * header's values joined with ", ". A flat array of strings is cheaper to post than an object.
+ */
+export type HeaderPairs = readonly string[];
+
 /** One HTTP request, routed and ready for its view. */
 export interface RequestTask {
-  readonly kind: 'request';
   /** Sequence number on the slot's channel, set by the slot when sent; the response carries it back. */
   seq?: number;
   /** The request's start-claim cell (claims.ts), set by the slot when sent. */
@@ -52,14 +58,54 @@ export interface RequestTask {
   /** Converted parameters. */
   readonly params: Record<string, string | number>;
   readonly query: Record<string, string | string[]>;
-  /** Lower-case names; repeated headers joined with ", ". */
-  readonly headers: Record<string, string>;
+  readonly headers: HeaderPairs;
   /** Raw body bytes (copied to the thread; the front keeps its own), or null when there is none. */
   readonly body: ArrayBuffer | null;
 }
 
+/**
+ * A request as posted: its fields in a fixed order. Tuples, not objects, cross the thread
+ * boundary: V8's structured clone writes and reads every property name of every object, and for
+ * light views that was a measurable share of the front thread's time per request.
+ */
+type RequestTuple = readonly [
+  seq: number,
+  cell: number,
+  route: number,
+  id: string,
+  method: string,
+  url: string,
+  path: string,
+  params: RequestTask['params'],
+  query: RequestTask['query'],
+  headers: HeaderPairs,
+  body: ArrayBuffer | null,
+];
+
 /** What the front posts on a thread's channel: every request for it from one event-loop turn. */
-export type RequestBatch = readonly RequestTask[];
+export type RequestBatch = readonly RequestTuple[];
+
+/** The front's side: `tasks` as one message. */
+export function packRequests(tasks: readonly RequestTask[]): RequestBatch {
+  return tasks.map((t) => [t.seq as number, t.cell as number, t.route, t.id, t.method, t.url, t.path, t.params, t.query, t.headers, t.body]);
+}
+
+/** The worker's side: the requests of one message. */
+export function unpackRequests(batch: RequestBatch): RequestTask[] {
+  return batch.map(([seq, cell, route, id, method, url, path, params, query, headers, body]) => ({
+    seq,
+    cell,
+    route,
+    id,
+    method,
+    url,
+    path,
+    params,
+    query,
+    headers,
+    body,
+  }));
+}
 
 /** A route as the front thread sees it: data only, the view stays in the worker. */
 export interface RouteInfo {
@@ -91,22 +137,30 @@ export type ManifestResult =
 /** The worker's answer to a RequestTask. */
 export interface ResponseEnvelope {
   readonly status: number;
-  readonly headers: Record<string, string>;
+  readonly headers: HeaderPairs;
   /** Body bytes (transferred), or null for an empty body. */
   readonly body: ArrayBuffer | null;
-  /** threadId of the worker that ran the view (the access log's `worker`). */
+  /** threadId of the worker that ran the view (the access log's `worker`); not posted, the slot knows it. */
   readonly worker: number;
 }
 
+/**
+ * A response as posted (a tuple, as requests are): the request's sequence number and start-claim
+ * cell, as sent, and when its view started, in milliseconds since the epoch (from
+ * `performance.timeOrigin + performance.now()`).
+ */
+export type ResponseTuple = readonly [seq: number, cell: number, startedAt: number, status: number, headers: HeaderPairs, body: ArrayBuffer | null];
+
 /** What a thread posts back: every response finished in one of its turns, and its metrics. */
 export interface ResponseBatch {
-  /**
-   * Each with the request's sequence number and start-claim cell, as sent, and when its view
-   * started (milliseconds since the epoch, from `performance.timeOrigin + performance.now()`).
-   */
-  readonly responses: readonly { readonly seq: number; readonly cell: number; readonly startedAt: number; readonly response: ResponseEnvelope }[];
+  readonly responses: readonly ResponseTuple[];
   /** The thread's prom-client metrics, when they changed since its last batch. */
   readonly metrics?: MetricSnapshot;
+}
+
+/** The worker's side: one response of a batch. */
+export function packResponse(seq: number, cell: number, startedAt: number, response: ResponseEnvelope): ResponseTuple {
+  return [seq, cell, startedAt, response.status, response.headers, response.body];
 }
 
 /**

@@ -101,12 +101,13 @@ function clientLeft(reply: FastifyReply): boolean {
   return reply.raw.destroyed && !reply.raw.writableFinished;
 }
 
-function flattenHeaders(headers: FastifyRequest['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+function headerPairs(headers: FastifyRequest['headers']): string[] {
+  const pairs: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) pairs.push(name, Array.isArray(value) ? value.join(', ') : value);
   }
-  return out;
+  return pairs;
 }
 
 /**
@@ -334,7 +335,6 @@ function handleView(
   const q = url.indexOf('?');
   const body = request.body instanceof Buffer && request.body.byteLength > 0 ? ownedBuffer(request.body) : null;
   const task: RequestTask = {
-    kind: 'request',
     route: info.id,
     id: request.id,
     method: request.method,
@@ -342,7 +342,7 @@ function handleView(
     path: q === -1 ? url : url.slice(0, q),
     params,
     query: q === -1 ? {} : { ...(request.query as Record<string, string | string[]>) },
-    headers: flattenHeaders(request.headers),
+    headers: headerPairs(request.headers),
     body,
   };
   // A callback, not an async handler: no promise per request on the front.
@@ -354,11 +354,10 @@ function handleView(
       reply.send(err); // to the error handler
       return;
     }
-    const answer = response as ResponseEnvelope;
-    reply
-      .code(answer.status)
-      .headers(answer.headers)
-      .send(answer.body ? Buffer.from(answer.body) : '');
+    const { status, headers, body } = response as ResponseEnvelope;
+    reply.code(status);
+    for (let i = 0; i < headers.length; i += 2) reply.header(headers[i] as string, headers[i + 1]);
+    reply.send(body ? Buffer.from(body) : '');
   });
   // A client that leaves while its request waits (queued, or in a thread's inbox) gets it dropped.
   if (state !== 'done') {

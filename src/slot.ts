@@ -14,7 +14,7 @@ import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threa
 import { Piscina } from 'piscina';
 import type { Settings } from '../config/settings.js';
 import { StartClaims } from './claims.js';
-import type { ManifestResult, ManifestTask, RequestTask, ResponseBatch, ResponseEnvelope, WorkerData } from './protocol.js';
+import { packRequests, type ManifestResult, type ManifestTask, type RequestTask, type ResponseBatch, type ResponseEnvelope, type WorkerData } from './protocol.js';
 import type { MetricSnapshot } from './view-metrics.js';
 
 const WORKER_FILE = new URL('./worker.js', import.meta.url).href;
@@ -165,17 +165,18 @@ export class WorkerSlot extends EventEmitter {
   readonly #flush = (): void => {
     const batch = this.#outbox;
     this.#outbox = [];
-    if (batch.length > 0 && this.#port && !this.dead) this.#port.postMessage(batch);
+    if (batch.length > 0 && this.#port && !this.dead) this.#port.postMessage(packRequests(batch));
   };
 
   #received(batch: ResponseBatch): void {
-    if (batch.metrics && this.#thread) this.emit('metrics', this.#thread.threadId, batch.metrics satisfies MetricSnapshot);
-    for (const { seq, cell, startedAt, response } of batch.responses) {
+    const worker = this.#thread?.threadId ?? 0;
+    if (batch.metrics) this.emit('metrics', worker, batch.metrics satisfies MetricSnapshot);
+    for (const [seq, cell, startedAt, status, headers, body] of batch.responses) {
       const pending = this.#pending[cell];
       if (pending?.seq !== seq) continue; // taken back, and answered by the front already
       this.#pending[cell] = undefined;
       this.#claims.release(cell);
-      pending.delivery.delivered(response, startedAt);
+      pending.delivery.delivered({ status, headers, body, worker }, startedAt);
     }
   }
 

@@ -21,7 +21,7 @@ import {
   type Middleware,
   type Request,
 } from './http.js';
-import { ownedBuffer, type RequestTask, type ResponseEnvelope } from './protocol.js';
+import { ownedBuffer, type HeaderPairs, type RequestTask, type ResponseEnvelope } from './protocol.js';
 import type { Route } from './router.js';
 
 const decoder = new TextDecoder();
@@ -36,10 +36,11 @@ class ViewRequest implements Request {
   readonly url: string;
   readonly params: Record<string, string | number>;
   readonly query: Readonly<Record<string, string | string[]>>;
-  readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
   readonly id: string;
   readonly #logger: Logger;
+  readonly #headerPairs: HeaderPairs;
+  #headers: Record<string, string> | undefined;
   #log: Logger | undefined;
   #json: { value: unknown } | undefined;
 
@@ -49,10 +50,15 @@ class ViewRequest implements Request {
     this.url = task.url;
     this.params = task.params;
     this.query = task.query;
-    this.headers = task.headers;
+    this.#headerPairs = task.headers;
     this.body = task.body ? new Uint8Array(task.body) : EMPTY;
     this.id = task.id;
     this.#logger = logger;
+  }
+
+  /** Built on first use, from the pairs the request travelled as. */
+  get headers(): Readonly<Record<string, string>> {
+    return (this.#headers ??= fromPairs(this.#headerPairs));
   }
 
   /** Created on first use: most views never log, and a pino child costs an allocation. */
@@ -82,6 +88,18 @@ class ViewRequest implements Request {
   }
 }
 
+function fromPairs(pairs: HeaderPairs): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < pairs.length; i += 2) headers[pairs[i] as string] = pairs[i + 1] as string;
+  return headers;
+}
+
+function toPairs(headers: Readonly<Record<string, string>>): string[] {
+  const pairs: string[] = [];
+  for (const name in headers) pairs.push(name, headers[name] as string);
+  return pairs;
+}
+
 function toResponse(result: unknown, viewName: string): HttpResponse {
   if (isResponse(result)) return result;
   if (result === undefined) throw new ViewReturnedUndefined(viewName);
@@ -95,7 +113,7 @@ function toResponse(result: unknown, viewName: string): HttpResponse {
 function envelope(response: HttpResponse): ResponseEnvelope {
   return {
     status: response.status,
-    headers: response.headers,
+    headers: toPairs(response.headers),
     body: response.body ? ownedBuffer(response.body) : null,
     worker: threadId,
   };
@@ -105,15 +123,15 @@ function envelope(response: HttpResponse): ResponseEnvelope {
  * The 500 response. Outside DEBUG it names only the request id. In DEBUG it shows the error and
  * its stack: an HTML page for a browser (Accept: text/html), JSON otherwise.
  */
-function serverError(err: unknown, task: RequestTask, options: ViewRunOptions): HttpResponse {
-  if (!options.debug) return json(errorPayload(500, 'Internal Server Error', task.id), { status: 500 });
+function serverError(err: unknown, req: Request, options: ViewRunOptions): HttpResponse {
+  if (!options.debug) return json(errorPayload(500, 'Internal Server Error', req.id), { status: 500 });
   const error = err as Error & { code?: string };
   const detail = { message: String(error?.message ?? err), code: error?.code, stack: error?.stack };
-  if (/\btext\/html\b/.test(task.headers.accept ?? '')) return html(debugErrorPage(task, detail), { status: 500 });
-  return json(errorPayload(500, 'Internal Server Error', task.id, { detail }), { status: 500 });
+  if (/\btext\/html\b/.test(req.headers.accept ?? '')) return html(debugErrorPage(req, detail), { status: 500 });
+  return json(errorPayload(500, 'Internal Server Error', req.id, { detail }), { status: 500 });
 }
 
-function debugErrorPage(task: RequestTask, detail: { message: string; code?: string | undefined; stack?: string | undefined }): string {
+function debugErrorPage(task: Request, detail: { message: string; code?: string | undefined; stack?: string | undefined }): string {
   return debugPage(
     `500 · ${detail.message}`,
     `<h1>Server error (DEBUG)</h1>
@@ -169,6 +187,6 @@ export async function runView(
     }
     const viewName = route.view.name || route.pattern;
     req.log.error({ err, route: route.pattern, view: viewName }, 'view failed');
-    return envelope(serverError(err, task, options));
+    return envelope(serverError(err, req, options));
   }
 }

@@ -8,14 +8,17 @@ import { describeRoutes, loadApp } from './app-loader.js';
 import { claimStart } from './claims.js';
 import type { Handler } from './http.js';
 import { channelDestination, createLogger } from './logging.js';
-import type {
-  ManifestResult,
-  ManifestTask,
-  PoolSpec,
-  RequestBatch,
-  RequestTask,
-  ResponseBatch,
-  WorkerData,
+import {
+  packResponse,
+  unpackRequests,
+  type ManifestResult,
+  type ManifestTask,
+  type PoolSpec,
+  type RequestBatch,
+  type RequestTask,
+  type ResponseBatch,
+  type ResponseTuple,
+  type WorkerData,
 } from './protocol.js';
 import type { Route } from './router.js';
 import { isFrontOnlyMetric, type MetricSnapshot } from './view-metrics.js';
@@ -58,7 +61,7 @@ async function changedMetrics(): Promise<MetricSnapshot | undefined> {
 }
 
 let port: MessagePort | undefined;
-let outbox: ResponseBatch['responses'][number][] = [];
+let outbox: ResponseTuple[] = [];
 let transfer: ArrayBuffer[] = [];
 
 /** Posts every response finished in this turn as one message (after the turn's other views). */
@@ -104,7 +107,7 @@ async function serve(task: RequestTask, startedAt: number): Promise<void> {
   const handler = handlers[task.route];
   if (!route || !handler) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
   const response = await runView(handler, route, task, logger, { debug: settings.DEBUG });
-  outbox.push({ seq: task.seq as number, cell: task.cell as number, startedAt, response });
+  outbox.push(packResponse(task.seq as number, task.cell as number, startedAt, response));
   if (response.body) transfer.push(response.body);
   running--;
   startMore();
@@ -115,7 +118,7 @@ async function serve(task: RequestTask, startedAt: number): Promise<void> {
 }
 
 function onBatch(batch: RequestBatch): void {
-  for (const task of batch) inbox.push(task);
+  for (const task of unpackRequests(batch)) inbox.push(task);
   startMore();
 }
 
