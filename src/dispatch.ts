@@ -66,6 +66,7 @@ export class Dispatcher {
   readonly #maxQueue: number;
   readonly #metrics: PoolMetrics;
   readonly #logger: Logger;
+  #stealing = false;
 
   constructor(pool: WorkerPool, maxQueue: number, metrics: PoolMetrics, logger: Logger) {
     this.#pool = pool;
@@ -168,20 +169,33 @@ export class Dispatcher {
     if (outcome instanceof Error) this.#failed(ticket, outcome);
     else this.#settle(ticket, outcome);
     this.#running.remove(ticket);
-    this.#pool.finished(slot);
-    if (slot.inFlight === 0) this.#steal(slot);
+    this.#pool.finished(slot); // 'free': the queue moves on, and an idle thread may steal (#pump)
   }
 
   /**
-   * Work stealing: `idle`'s thread has nothing left to do while requests wait, unstarted, in
-   * another thread's inbox (prefetched behind a slow view, they would wait for it to end). The
-   * oldest of them are taken back and sent to `idle`, as many as it starts at once. Only requests
+   * Work stealing: a thread has nothing left to do while requests wait, unstarted, in another
+   * thread's inbox (prefetched behind a slow view, they would wait for it to end). The oldest of
+   * them are taken back and sent to the idle thread, as many as it starts at once. Only requests
    * that have not started can be taken back (the start claims decide), so none runs twice; the
-   * thread they leave skips them. A thread is idle only when there is spare capacity, so the
-   * extra message costs nothing under full load.
+   * thread they leave skips them. It runs whenever a thread frees up or joins the pool (a
+   * replacement after a crash, a timeout or a recycle), only while nothing waits in the queue,
+   * and a thread is idle only when there is spare capacity, so it costs nothing under full load.
    */
+  #balance(): void {
+    // Stealing frees the thread it takes from, whose 'free' event comes back here.
+    if (this.#stealing || this.#queue.size > 0 || this.#running.size === 0) return;
+    const slots = this.#pool.slots;
+    // A thread holding more than it runs at once has requests waiting in its inbox.
+    if (!slots.some((s) => s.inFlight > s.concurrency)) return;
+    this.#stealing = true;
+    try {
+      for (const idle of slots) if (idle.inFlight === 0) this.#steal(idle);
+    } finally {
+      this.#stealing = false;
+    }
+  }
+
   #steal(idle: WorkerSlot): void {
-    if (this.#queue.size > 0) return;
     let room = idle.concurrency;
     for (const ticket of this.#running) {
       if (room === 0 || !this.#pool.canTake(idle)) return;
@@ -219,6 +233,7 @@ export class Dispatcher {
       if (!slot) return;
       this.#start(this.#queue.shift() as Ticket, slot);
     }
+    this.#balance();
   }
 
   readonly #deadline = (ticket: Ticket): void => {

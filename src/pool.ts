@@ -56,6 +56,11 @@ export class WorkerPool extends EventEmitter {
     return this.#app.pools;
   }
 
+  /** The slots taking new work (not the retiring ones). */
+  get slots(): readonly WorkerSlot[] {
+    return this.#slots;
+  }
+
   /** Worker threads alive now (retiring ones included until they leave). */
   get alive(): number {
     return [...this.#slots, ...this.#retiring].reduce((n, s) => n + s.threads, 0);

@@ -46,3 +46,28 @@ t.test('a request with a body keeps it when it moves to another thread', async (
   t.same(echoed, bodies, 'every body arrived whole, on whichever thread ran it');
   await Promise.all([slow, medium]);
 });
+
+t.test('a thread that joins the pool takes over requests waiting in another thread’s inbox', async (t) => {
+  const finished: string[] = [];
+  const call = (name: string, path: string) =>
+    fetch(server.url + path).then(async (res) => {
+      finished.push(name);
+      return { name, status: res.status, body: (await res.json()) as { thread?: number } };
+    });
+  // One thread is about to die; the other sleeps in a view. The quick requests land in both
+  // inboxes; the dying thread's unstarted ones go back to the queue and on to the sleeping
+  // thread's inbox, the only place with room. Only the replacement thread can run them soon.
+  const crash = call('crash', '/spin-then-exit?ms=400');
+  await pause(100);
+  const slow = call('slow', '/slow?ms=4000');
+  await pause(100);
+  const quick = await Promise.all(Array.from({ length: 4 }, (_, i) => call(`quick-${i}`, '/ok')));
+  const [crashResult, slowResult] = await Promise.all([crash, slow]);
+  t.equal(crashResult.status, 502, 'the request that crashed its thread is answered 502');
+  t.same([slowResult, ...quick].map((r) => r.status), [200, 200, 200, 200, 200]);
+  t.equal(finished.at(-1), 'slow', 'every quick request was answered before the sleeping view ended');
+  t.ok(
+    quick.every((r) => r.body.thread !== slowResult.body.thread),
+    'none of them waited for the sleeping view: they ran on the replacement thread',
+  );
+});
