@@ -3,7 +3,7 @@
  *
  * Every number comes from the same run with the same load generator (wrk where installed, else
  * autocannon in this process), alternating drover and plain rounds so drift hits both alike. Prints Markdown tables
- * for the README. Takes about two and a half minutes on 2 cores.
+ * for the README. Takes about three minutes on 2 cores.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -39,10 +39,10 @@ async function waitUp(url: string, started: number): Promise<number> {
   }
 }
 
-async function start(kind: 'drover' | 'plain', env: Record<string, string> = {}): Promise<Server> {
+async function start(kind: 'drover' | 'plain' | 'plain-logged', env: Record<string, string> = {}): Promise<Server> {
   const port = nextPort++;
   const started = performance.now();
-  const args = kind === 'drover' ? [CLI, 'serve'] : [PLAIN, String(port)];
+  const args = kind === 'drover' ? [CLI, 'serve'] : [PLAIN, String(port), ...(kind === 'plain-logged' ? ['--logger'] : [])];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: 'ignore', // drover's access log goes to /dev/null: the cost of writing it stays in
@@ -143,6 +143,21 @@ async function main(): Promise<void> {
     const [da, pa] = [average(d), average(p)];
     out.push(`| \`${path}\` | ${fmt(da.rps)} | ${fmt(pa.rps)} | ${fmt(da.rps / pa.rps, 2)}× | ${fmt(da.p50, 2)} / ${fmt(da.p99, 2)} | ${fmt(pa.p50, 2)} / ${fmt(pa.p99, 2)} |`);
   }
+
+  // Like for like: plain fastify with its own logger on (drover writes an access line per request).
+  const logged = await start('plain-logged');
+  const dl: Load[] = [];
+  const pl: Load[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    dl.push(await load(`${drover.url}/hello`));
+    pl.push(await load(`${logged.url}/hello`));
+  }
+  await stop(logged);
+  const [dla, pla] = [average(dl), average(pl)];
+  out.push(
+    '',
+    `Like for like, \`/hello\` against plain fastify with its logger on (\`Fastify({ logger: true })\`, to /dev/null as drover's access log is), alternating: drover ${fmt(dla.rps)} req/s, plain fastify with logger ${fmt(pla.rps)} req/s, ratio ${fmt(dla.rps / pla.rps, 2)}×.`,
+  );
 
   // Added latency of the hop at low load: sequential requests, alternating servers.
   const d1: { p50: number; p99: number }[] = [];
