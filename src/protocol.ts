@@ -1,11 +1,12 @@
 /**
  * Everything that crosses between the front thread and a worker thread, typed in one place.
  *
- * Envelopes are plain, structured-clone-safe data; requests and responses cross as tuples and
- * headers as flat name/value arrays (see RequestTuple for why). Bodies travel as `ArrayBuffer`s of exactly
- * their size. Response bodies are transferred (moved, not copied). Request bodies are copied: the
- * front keeps each until its request is answered, because a request that has not started may be
- * taken back and sent to another thread (work stealing, or its thread died), body included.
+ * Envelopes are plain, structured-clone-safe data; requests and responses cross as tuples, and
+ * headers as flat name/value arrays (RequestTuple says why). Bodies travel as `ArrayBuffer`s of
+ * exactly their size. Response bodies are transferred (moved, not copied). Request bodies are
+ * copied: the front keeps each until its request is answered, because a request that has not
+ * started may be taken back and sent to another thread (work stealing, or its thread died), body
+ * included.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Settings } from '../config/settings.js';
