@@ -11,13 +11,19 @@ const server = await startDrover({
 t.teardown(() => server.stop());
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-t.test('requests waiting behind a slow view are run by the thread that went idle', async (t) => {
+/** Sends named requests and records the order their answers arrive in. */
+function recorder() {
   const finished: string[] = [];
   const call = (name: string, path: string) =>
     fetch(server.url + path).then(async (res) => {
       finished.push(name);
-      return { name, status: res.status, body: (await res.json()) as { thread: number } };
+      return { name, status: res.status, body: (await res.json()) as { thread?: number } };
     });
+  return { finished, call };
+}
+
+t.test('requests waiting behind a slow view are run by the thread that went idle', async (t) => {
+  const { finished, call } = recorder();
   const slow = call('slow', '/spin?ms=2500');
   await pause(150);
   // The other thread is busy for a moment too, so the quick requests are spread over both inboxes.
@@ -48,12 +54,7 @@ t.test('a request with a body keeps it when it moves to another thread', async (
 });
 
 t.test('a thread that joins the pool takes over requests waiting in another thread’s inbox', async (t) => {
-  const finished: string[] = [];
-  const call = (name: string, path: string) =>
-    fetch(server.url + path).then(async (res) => {
-      finished.push(name);
-      return { name, status: res.status, body: (await res.json()) as { thread?: number } };
-    });
+  const { finished, call } = recorder();
   // One thread is about to die; the other sleeps in a view. The quick requests land in both
   // inboxes; the dying thread's unstarted ones go back to the queue and on to the sleeping
   // thread's inbox, the only place with room. Only the replacement thread can run them soon.
