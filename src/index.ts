@@ -12,7 +12,7 @@ export { route, get, post, put, patch, del, converters, METHODS } from './router
 export type { Method, Route, RouteOptions, ParamsOf, Converter, ConverterName } from './router.js';
 export { json, text, html, bytes, redirect, httpError, HttpError, withHeaders } from './http.js';
 export type { Request, View, HttpResponse, ResponseInit, Handler, Middleware } from './http.js';
-export { reverse } from './reverse.js';
-export type { PoolSpec } from './protocol.js';
-export type { TaskContext } from './commands/run.js';
+export { reverse } from './app/reverse.js';
+export type { PoolSpec } from './pool/protocol.js';
+export type { TaskContext } from './cli/commands/run.js';
 export type { Settings } from '../config/settings.js';

@@ -3,7 +3,7 @@
  * HTTP request metrics labelled by route pattern (never by raw path), and the pool's metrics.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RestartReason } from './pool.js';
+import type { RestartReason } from './pool/pool.js';
 
 /** The `route` label of requests that matched no route: one fixed value, so raw paths never become labels. */
 export const UNMATCHED_ROUTE = '<unmatched>';

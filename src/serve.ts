@@ -11,8 +11,8 @@ import { AppImportFailed } from './errors.js';
 import { IdleSockets } from './idle-sockets.js';
 import { forwardWorkerLogs } from './logging.js';
 import { createFrontMetrics } from './metrics.js';
-import { Pools } from './pools.js';
-import type { RouteInfo } from './protocol.js';
+import { Pools } from './pool/pools.js';
+import type { RouteInfo } from './pool/protocol.js';
 import { buildFront, buildMetricsServer, staticDirectory } from './server.js';
 import { ViewMetrics } from './view-metrics.js';
 

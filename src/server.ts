@@ -12,13 +12,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
-import { ClientGone, type Dispatcher } from './dispatch.js';
+import { ClientGone, type Dispatcher } from './pool/dispatch.js';
 import { SettingInvalid } from './errors.js';
 import { debugPage, errorPayload, escapeHtml } from './http.js';
 import { UNMATCHED_ROUTE, type FrontMetrics } from './metrics.js';
-import type { Pools } from './pools.js';
+import type { Pools } from './pool/pools.js';
 import { requestLogger } from './request-logger.js';
-import { ownedBuffer, type RequestTask, type ResponseEnvelope, type RouteInfo } from './protocol.js';
+import { ownedBuffer, type RequestTask, type ResponseEnvelope, type RouteInfo } from './pool/protocol.js';
 import { METHODS, compilePattern, convertParams, type CompiledPattern, type Method } from './router.js';
 import type { ViewMetrics } from './view-metrics.js';
 

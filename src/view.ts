@@ -21,7 +21,7 @@ import {
   type Middleware,
   type Request,
 } from './http.js';
-import { ownedBuffer, type HeaderPairs, type RequestTask, type ResponseEnvelope } from './protocol.js';
+import { ownedBuffer, type HeaderPairs, type RequestTask, type ResponseEnvelope } from './pool/protocol.js';
 import type { Route } from './router.js';
 
 const decoder = new TextDecoder();

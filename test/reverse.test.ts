@@ -1,7 +1,7 @@
 // reverse(): paths from route names; bad names and params are coded errors naming the route.
 import t from 'tap';
 import { get, reverse } from 'drover';
-import { setReverseTable } from '../dist/src/reverse.js';
+import { setReverseTable } from '../dist/src/app/reverse.js';
 
 setReverseTable([
   get('/items/<int:id>', () => 'x', { name: 'item' }),

@@ -9,10 +9,10 @@
  * queue is bounded (MAX_QUEUE), so overload is answered 503 at once instead of buffered.
  */
 import type { Logger } from 'pino';
-import { RequestTimedOut, ServerOverloaded, ShuttingDown, WorkerStopped } from './errors.js';
-import type { PoolMetrics } from './metrics.js';
+import { RequestTimedOut, ServerOverloaded, ShuttingDown, WorkerStopped } from '../errors.js';
+import type { PoolMetrics } from '../metrics.js';
 import type { WorkerPool } from './pool.js';
-import { LinkedList, type Linked } from './linked-list.js';
+import { LinkedList, type Linked } from '../linked-list.js';
 import type { Delivery, WorkerSlot } from './slot.js';
 import type { RequestTask, ResponseEnvelope } from './protocol.js';
 

@@ -1,8 +1,8 @@
 /**
  * Reverse URLs (Django's `reverse()`): build a path from a route's name and its parameters.
  */
-import { ReverseParamInvalid, ReverseUnknownName } from './errors.js';
-import { compilePattern, converters, type CompiledPattern, type Converter, type Route } from './router.js';
+import { ReverseParamInvalid, ReverseUnknownName } from '../errors.js';
+import { compilePattern, converters, type CompiledPattern, type Converter, type Route } from '../router.js';
 
 let named = new Map<string, CompiledPattern>();
 

@@ -4,14 +4,14 @@
  * routes of another.
  */
 import type { Logger } from 'pino';
-import type { Settings } from '../config/settings.js';
-import { DEFAULT_POOL } from './app-loader.js';
+import type { Settings } from '../../config/settings.js';
+import { DEFAULT_POOL } from '../app/app-loader.js';
 import { Dispatcher } from './dispatch.js';
-import { SettingInvalid } from './errors.js';
-import type { FrontMetrics, PoolState } from './metrics.js';
+import { SettingInvalid } from '../errors.js';
+import type { FrontMetrics, PoolState } from '../metrics.js';
 import { WorkerPool, type RestartReason } from './pool.js';
 import type { PoolSpec, RouteInfo } from './protocol.js';
-import type { MetricSnapshot } from './view-metrics.js';
+import type { MetricSnapshot } from '../view-metrics.js';
 
 interface Member {
   readonly pool: WorkerPool;

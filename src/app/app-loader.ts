@@ -4,11 +4,11 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AppImportFailed, AppMiddlewareInvalid, AppNotRouteTable, PoolInvalid, RouteDuplicate } from './errors.js';
-import type { Middleware } from './http.js';
-import type { PoolSpec, RouteInfo } from './protocol.js';
+import { AppImportFailed, AppMiddlewareInvalid, AppNotRouteTable, PoolInvalid, RouteDuplicate } from '../errors.js';
+import type { Middleware } from '../http.js';
+import type { PoolSpec, RouteInfo } from '../pool/protocol.js';
 import { setReverseTable } from './reverse.js';
-import { POOL_NAME, isRoute, type Route } from './router.js';
+import { POOL_NAME, isRoute, type Route } from '../router.js';
 
 /** The pool every route without a `pool` option runs in; sized by WEB_CONCURRENCY. */
 export const DEFAULT_POOL = 'default';

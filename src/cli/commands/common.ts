@@ -2,10 +2,10 @@
  * What every CLI command shares: how it reads settings and finds the app.
  */
 import { fileURLToPath } from 'node:url';
-import { settingsTable, type Settings } from '../../config/settings.js';
-import { resolveAppPath } from '../app-loader.js';
-import { CliUsage } from '../errors.js';
-import { environment, loadDotenv, loadSettings } from '../settings.js';
+import { settingsTable, type Settings } from '../../../config/settings.js';
+import { resolveAppPath } from '../../app/app-loader.js';
+import { CliUsage } from '../../errors.js';
+import { environment, loadDotenv, loadSettings } from '../../settings.js';
 
 /** One `drover` subcommand. */
 export interface Command {
@@ -16,7 +16,7 @@ export interface Command {
 }
 
 /** The example app, used when neither the command line nor APP_MODULE names one. */
-const EXAMPLE_APP = fileURLToPath(new URL('../../app/index.js', import.meta.url));
+const EXAMPLE_APP = fileURLToPath(new URL('../../../app/index.js', import.meta.url));
 
 /** Loads `.env`, then reads and validates every setting (a bad one throws, naming it). */
 export function readSettings(): Settings {

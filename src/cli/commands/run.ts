@@ -5,10 +5,10 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import type { Settings } from '../../config/settings.js';
-import { resolveAppPath } from '../app-loader.js';
-import { CliUsage } from '../errors.js';
-import { createLogger } from '../logging.js';
+import type { Settings } from '../../../config/settings.js';
+import { resolveAppPath } from '../../app/app-loader.js';
+import { CliUsage } from '../../errors.js';
+import { createLogger } from '../../logging.js';
 import { readSettings, type Command } from './common.js';
 
 /** What an admin task's default export receives after its arguments. */

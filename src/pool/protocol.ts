@@ -9,9 +9,9 @@
  * included.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Settings } from '../config/settings.js';
-import type { Method } from './router.js';
-import type { MetricSnapshot } from './view-metrics.js';
+import type { Settings } from '../../config/settings.js';
+import type { Method } from '../router.js';
+import type { MetricSnapshot } from '../view-metrics.js';
 
 /** What every worker thread receives at start, in `workerData`. */
 export interface WorkerData {

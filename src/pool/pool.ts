@@ -7,8 +7,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
-import type { Settings } from '../config/settings.js';
-import { ReloadRefused } from './errors.js';
+import type { Settings } from '../../config/settings.js';
+import { ReloadRefused } from '../errors.js';
 import type { ManifestResult, PoolSpec, RouteInfo, WorkerData } from './protocol.js';
 import { WorkerSlot, type SlotCapacity } from './slot.js';
 

@@ -1,10 +1,10 @@
 /**
  * `drover check [APP]`: validates settings and the app without serving (a PaaS release phase).
  */
-import { settingsTable } from '../../config/settings.js';
-import { loadApp } from '../app-loader.js';
-import { staticDirectory } from '../server.js';
-import { describeSettings } from '../settings.js';
+import { settingsTable } from '../../../config/settings.js';
+import { loadApp } from '../../app/app-loader.js';
+import { staticDirectory } from '../../server.js';
+import { describeSettings } from '../../settings.js';
 import { appPath, readSettings, type Command } from './common.js';
 
 export const check: Command = {

@@ -1,7 +1,7 @@
 /**
  * `drover routes [APP]`: the route table, one line per route (Django's show_urls).
  */
-import { describeRoutes, loadApp } from '../app-loader.js';
+import { describeRoutes, loadApp } from '../../app/app-loader.js';
 import { appPath, readSettings, type Command } from './common.js';
 
 export const routes: Command = {

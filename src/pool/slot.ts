@@ -12,10 +12,10 @@
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../../config/settings.js';
 import { StartClaims } from './claims.js';
 import { packRequests, type ManifestResult, type ManifestTask, type RequestTask, type ResponseBatch, type ResponseEnvelope, type WorkerData } from './protocol.js';
-import type { MetricSnapshot } from './view-metrics.js';
+import type { MetricSnapshot } from '../view-metrics.js';
 
 const WORKER_FILE = new URL('./worker.js', import.meta.url).href;
 

@@ -5,9 +5,9 @@ import { watch } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { SignalQueue } from '../lifecycle.js';
-import { createLogger } from '../logging.js';
-import { startServer } from '../serve.js';
+import { SignalQueue } from '../../lifecycle.js';
+import { createLogger } from '../../logging.js';
+import { startServer } from '../../serve.js';
 import { appPath, readSettings, type Command } from './common.js';
 
 /**

@@ -4,10 +4,10 @@
  */
 import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { register } from 'prom-client';
-import { describeRoutes, loadApp } from './app-loader.js';
+import { describeRoutes, loadApp } from '../app/app-loader.js';
 import { claimStart } from './claims.js';
-import type { Handler } from './http.js';
-import { channelDestination, createLogger } from './logging.js';
+import type { Handler } from '../http.js';
+import { channelDestination, createLogger } from '../logging.js';
 import {
   packResponse,
   unpackRequests,
@@ -20,9 +20,9 @@ import {
   type ResponseTuple,
   type WorkerData,
 } from './protocol.js';
-import type { Route } from './router.js';
-import { isFrontOnlyMetric, type MetricSnapshot } from './view-metrics.js';
-import { buildHandlers, runView } from './view.js';
+import type { Route } from '../router.js';
+import { isFrontOnlyMetric, type MetricSnapshot } from '../view-metrics.js';
+import { buildHandlers, runView } from '../view.js';
 
 const { settings, app, channel } = workerData as WorkerData;
 const logChannel = new BroadcastChannel(channel);

@@ -9,7 +9,7 @@ import type { Command } from './commands/common.js';
 import { routes } from './commands/routes.js';
 import { run } from './commands/run.js';
 import { serve } from './commands/serve.js';
-import { CliUsage } from './errors.js';
+import { CliUsage } from '../errors.js';
 
 const commands: Record<string, Command> = { serve, routes, check, run };
 
