@@ -5,7 +5,7 @@
  * README's configuration table (`npm run docs`; a test fails when the README is stale).
  */
 import { availableParallelism } from 'node:os';
-import { boolean, counts, defineSettings, integer, nonEmpty, oneOf, seconds, urlPrefix, type SettingSpec } from '../src/settings.js';
+import { boolean, counts, defineSettings, integer, nonEmpty, oneOf, seconds, urlPrefix, type SettingSpec, type SettingsOf, type TableOf } from '../src/settings.js';
 
 export const settingsTable = defineSettings({
   PORT: {
@@ -138,15 +138,34 @@ export const settingsTable = defineSettings({
     default: null,
     description: 'When set, `/metrics` is served on this port only (not on `PORT`), e.g. to keep it private.',
   } satisfies SettingSpec<number | null>,
-  APP_MODULE: {
+  APP: {
     parser: nonEmpty('a path to a built JS module'),
     default: null,
-    defaultText: 'the example app',
-    description: 'The app module to serve when `drover serve` is given no path.',
+    defaultText: 'found: package.json\'s `"drover": { "app" }`, else `dist/app/index.js`, else `app/index.js`',
+    description:
+      'The app module that `serve`, `check`, `routes` and `run` use when no path is given, relative to the working directory.',
   } satisfies SettingSpec<string | null>,
+  BOOT_TIMEOUT: {
+    parser: seconds(0.001, 3600),
+    default: 30,
+    description:
+      'Time a worker thread has to import the app and run its `startup` hook (and `drover check` to import the app). Past it boot stops ' +
+      'with an error naming the stage; a replacement thread that takes longer is given up and retried.',
+  },
+  SHUTDOWN_TIMEOUT: {
+    parser: seconds(0, 3600),
+    default: 5,
+    description:
+      'Time the app\'s `shutdown` hook has when a worker thread retires (recycle, reload, graceful stop). Past it the thread is stopped anyway and a warning logged.',
+  },
+  WORKER_RECYCLE_HEAP_MB: {
+    parser: integer(0, 1_048_576),
+    default: 0,
+    description:
+      'Recycle a worker thread gracefully (its `shutdown` hook runs, a fresh thread takes over first) once its V8 heap exceeds this many MiB ' +
+      'after a request; 0 never. Keep it under WORKER_MAX_MEMORY_MB, where V8 stops the thread at once and no hook can run.',
+  },
 });
 
 /** drover's frozen settings, as read at boot and handed to every worker. */
-export type Settings = {
-  readonly [K in keyof typeof settingsTable]: (typeof settingsTable)[K] extends SettingSpec<infer T> ? T : never;
-};
+export type Settings = SettingsOf<TableOf<typeof settingsTable>>;

@@ -14,7 +14,7 @@ export const SettingInvalid = createError(
   500,
 );
 
-/** Boot: the app module could not be imported or has no route table. (path, reason) */
+/** Boot: the app module threw while it was imported. (path, the app's own message and stack) */
 export const AppImportFailed = createError(
   'DROVER_ERR_APP_IMPORT',
   'cannot load the app module %s: %s',
@@ -25,6 +25,67 @@ export const AppImportFailed = createError(
 export const AppNotRouteTable = createError(
   'DROVER_ERR_APP_ROUTES',
   'the app module %s must `export default` an array of routes made with get()/post()/route(); found %s',
+  500,
+);
+
+/** Boot: a required setting is unset. (name, what is expected) */
+export const SettingMissing = createError(
+  'DROVER_ERR_SETTINGS_MISSING',
+  'setting %s is required and not set: expected %s; set it in the environment or in .env',
+  500,
+);
+
+/** Boot: no app module was found, or the path given does not exist. (what was tried and how to fix it) */
+export const AppNotFound = createError('DROVER_ERR_APP_NOT_FOUND', '%s', 500);
+
+/** Boot: the app path is TypeScript source. (path, suggestion) */
+export const AppIsTypeScript = createError(
+  'DROVER_ERR_APP_TYPESCRIPT',
+  'the app module %s is TypeScript source, which Node does not run: build it (npm run build, i.e. tsc) and serve the compiled module, %s',
+  500,
+);
+
+/** Boot: the app module is CommonJS (or ESM in a CommonJS package). (path, what was found) */
+export const AppIsCommonJs = createError(
+  'DROVER_ERR_APP_COMMONJS',
+  'the app module %s %s; drover apps are ES modules: put "type": "module" in your package.json and compile with "module": "NodeNext" in tsconfig.json',
+  500,
+);
+
+/** Boot: an entry of the route table is not a route. (path, index, what was found) */
+export const AppRouteEntryInvalid = createError(
+  'DROVER_ERR_APP_ROUTE_ENTRY',
+  'entry %s of the route table in %s is %s, not a route; make every entry with get(), post(), put(), patch(), del() or route() from drover',
+  500,
+);
+
+/** Boot: the app's `startup`/`shutdown`/`settings` export has the wrong shape. (path, export, "as <what was found>; <what to do>") */
+export const AppExportInvalid = createError('DROVER_ERR_APP_EXPORT', 'the app module %s exports `%s` %s', 500);
+
+/** Boot: the app's startup hook threw or rejected. (pool, message) */
+export const StartupFailed = createError(
+  'DROVER_ERR_APP_STARTUP',
+  'the app\'s startup hook failed in a worker thread of pool "%s": %s',
+  500,
+);
+
+/** A worker thread retired and the app's shutdown hook failed or overran. (what happened) */
+export const ShutdownHookFailed = createError('DROVER_ERR_APP_SHUTDOWN', "the app's shutdown hook %s", 500);
+
+/** Boot: a stage of boot passed BOOT_TIMEOUT. (stage, seconds) */
+export const BootTimedOut = createError(
+  'DROVER_ERR_BOOT_TIMEOUT',
+  'boot did not finish within BOOT_TIMEOUT (%s s) while %s; look for an import or a startup hook that never settles (a connection without a timeout), or raise BOOT_TIMEOUT',
+  500,
+);
+
+/** Boot: a SIGTERM or SIGINT arrived before the server was up. (signal) */
+export const BootInterrupted = createError('DROVER_ERR_BOOT_INTERRUPTED', 'boot interrupted by %s before the server was listening', 500);
+
+/** Boot: the app's prom-client is not the one drover serves, so its metrics would be missing. (detail) */
+export const MetricsRegistryMismatch = createError(
+  'DROVER_ERR_METRICS_REGISTRY',
+  '%s; the app\'s metrics would be missing from /metrics. Install one prom-client for both (npm ls prom-client shows the copies; drover needs it as a peer dependency, so remove the nested one or align the versions)',
   500,
 );
 
@@ -144,3 +205,10 @@ export const AppMiddlewareInvalid = createError(
 
 /** Declaration: a route names a pool the app does not declare, or a pool declaration is bad. (detail) */
 export const PoolInvalid = createError('DROVER_ERR_POOL', '%s', 500);
+
+/** `drover init`: files of the new project already exist; nothing was written. (directory, files) */
+export const InitWouldOverwrite = createError(
+  'DROVER_ERR_INIT_EXISTS',
+  'drover init wrote nothing: %s already has %s; choose an empty directory (drover init DIR), or remove those files and run it again',
+  500,
+);

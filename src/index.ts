@@ -13,6 +13,23 @@ export type { Method, Route, RouteOptions, ParamsOf, Converter, ConverterName } 
 export { json, text, html, bytes, redirect, httpError, HttpError, withHeaders } from './http.js';
 export type { Request, View, HttpResponse, ResponseInit, Handler, Middleware } from './http.js';
 export { reverse } from './app/reverse.js';
+export type { HookContext, Hook } from './app/app-loader.js';
+export {
+  defineSettings,
+  renderSettingsTable,
+  integer,
+  seconds,
+  duration,
+  boolean,
+  oneOf,
+  string,
+  nonEmpty,
+  secret,
+  url,
+  list,
+  counts,
+} from './settings.js';
+export type { Parser, SettingSpec, SettingsTable, SettingsOf, DeclaredSettings } from './settings.js';
 export type { PoolSpec } from './pool/protocol.js';
 export type { TaskContext } from './cli/commands/run.js';
 export type { Settings } from '../config/settings.js';

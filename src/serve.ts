@@ -7,12 +7,12 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.js';
-import { AppImportFailed } from './errors.js';
 import { IdleSockets } from './idle-sockets.js';
 import { forwardWorkerLogs } from './logging.js';
 import { createFrontMetrics } from './metrics.js';
 import { Pools } from './pool/pools.js';
-import type { RouteInfo } from './pool/protocol.js';
+import type { RouteInfo, WorkerData } from './pool/protocol.js';
+import { environment } from './settings.js';
 import { buildFront, buildMetricsServer, staticDirectory } from './server.js';
 import { ViewMetrics } from './view-metrics.js';
 
@@ -31,8 +31,11 @@ export interface DroverServer {
    * flushed. Past GRACEFUL_TIMEOUT what is left is answered 503. Resolves with the exit code.
    */
   drain(): Promise<number>;
-  /** Replaces the workers one at a time with threads that import the app afresh. */
-  reload(): Promise<void>;
+  /**
+   * Replaces the workers one at a time with threads that import the app afresh; logs one line
+   * when done, with `reason` (e.g. `SIGHUP`, `files changed`).
+   */
+  reload(reason?: string): Promise<void>;
 }
 
 function baseUrl(app: FastifyInstance, host: string): string {
@@ -60,8 +63,8 @@ export interface RunningServer extends DroverServer {
  * // … on SIGTERM
  * process.exitCode = await server.drain();
  */
-export async function startServer(settings: Settings, appPath: string, logger: Logger): Promise<RunningServer> {
-  const server = await createServer(settings, appPath, logger);
+export async function startServer(settings: Settings, appPath: string, logger: Logger, env: WorkerData['env'] = environment()): Promise<RunningServer> {
+  const server = await createServer(settings, appPath, logger, env);
   try {
     return { ...server, ...(await server.listen()) };
   } catch (err) {
@@ -72,17 +75,23 @@ export async function startServer(settings: Settings, appPath: string, logger: L
 
 /**
  * Starts the workers and builds the front for the app at `appPath`, without listening.
- * Rejects (after stopping the workers) when the app cannot be loaded.
+ * Rejects (after stopping the workers) when the app cannot be loaded or its startup hook fails;
+ * `env` is the environment the app's settings are read from (the process's, by default).
  *
  * @example
  * const server = await createServer(settings, appPath, logger);
  * const res = await server.front.inject({ url: '/hello' });
  */
-export async function createServer(settings: Settings, appPath: string, logger: Logger): Promise<DroverServer> {
+export async function createServer(
+  settings: Settings,
+  appPath: string,
+  logger: Logger,
+  env: WorkerData['env'] = environment(),
+): Promise<DroverServer> {
   const staticRoot = staticDirectory(settings); // a bad STATIC_DIR stops boot before any thread starts
   const channel = `drover:${process.pid}:${randomUUID()}`;
   const forwarder = forwardWorkerLogs(channel, settings.LOG_FORMAT);
-  const pools = new Pools(settings, appPath, channel, logger);
+  const pools = new Pools(settings, appPath, channel, logger, env);
   const viewMetrics = new ViewMetrics();
   const metrics = createFrontMetrics(() => pools.states());
   let routes: readonly RouteInfo[];
@@ -94,14 +103,12 @@ export async function createServer(settings: Settings, appPath: string, logger: 
       // Recycling and reloads are routine; a timeout, crash or memory exhaustion is a warning.
       restart: (pool, reason) =>
         logger[reason === 'max_requests' || reason === 'reload' ? 'info' : 'warn']({ pool, reason }, 'worker thread replaced'),
-      failure: (pool, err) => logger.error({ pool, err }, 'worker pool problem'),
+      failure: (pool, err) => logger.error({ pool, err }, (err as Error & { code?: string }).code ? err.message : 'worker pool problem'),
     });
   } catch (err) {
+    // Lines the threads logged while booting (a startup hook's) are written before the error.
     await forwarder.close();
-    const error = err as Error & { code?: string };
-    if (error.code === 'DROVER_ERR_SETTINGS_INVALID') throw error;
-    // The worker already formatted the app's error (with its code); keep it as the message.
-    throw Object.assign(new AppImportFailed(appPath, error.message), { message: error.message });
+    throw err;
   }
 
   let draining = false;
@@ -130,14 +137,16 @@ export async function createServer(settings: Settings, appPath: string, logger: 
       if (metricsApp) await metricsApp.listen({ port: settings.METRICS_PORT ?? 0, host: settings.HOST });
       return { url: baseUrl(front, settings.HOST), metricsUrl: metricsApp ? baseUrl(metricsApp, settings.HOST) : null };
     },
-    reload() {
+    reload(reason = 'SIGHUP') {
       reloading = reloading.then(async () => {
-        logger.info({ pools: pools.states().map((p) => `${p.name}:${p.workers}`) }, 'reloading workers one at a time');
+        const started = performance.now();
         try {
           await pools.reload();
-          logger.info('reload complete');
+          // One line per reload, once it is done (or the error line).
+          const sizes = pools.states().map((p) => `${p.name}:${p.workers}`);
+          logger.info({ reason, pools: sizes, ms: Math.round(performance.now() - started) }, 'workers reloaded');
         } catch (err) {
-          logger.error({ err }, (err as Error).message);
+          logger.error({ err, reason }, (err as Error).message);
         }
       });
       return reloading;

@@ -47,7 +47,7 @@ export interface TestClient {
 
 /** Options of testClient(). */
 export interface TestClientOptions {
-  /** Settings for this client, over the environment; LOG_LEVEL defaults to `warn` here. */
+  /** Settings (drover's and the app's) for this client, over the environment; LOG_LEVEL defaults to `warn` here. */
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -77,8 +77,9 @@ function toResponse(res: LightMyRequestResponse): TestResponse {
  */
 export async function testClient(app: string, options: TestClientOptions = {}): Promise<TestClient> {
   loadDotenv();
-  const settings = loadSettings(settingsTable, environment({ LOG_LEVEL: 'warn', ...options.env }));
-  const server = await createServer(settings, resolveAppPath(app), createLogger(settings));
+  const env = environment({ LOG_LEVEL: 'warn', ...options.env });
+  const settings = loadSettings(settingsTable, env);
+  const server = await createServer(settings, resolveAppPath(app), createLogger(settings), env);
   const request = async (method: string, path: string, opts: TestRequestOptions = {}): Promise<TestResponse> => {
     const headers: Record<string, string> = { ...opts.headers };
     let payload = opts.body;

@@ -24,11 +24,14 @@ for (const [name, value, expected] of [
   });
 }
 
-t.test('an app that fails to import stops boot with its own message, once', async (t) => {
+t.test('an app that fails to import stops boot with its own message, the code once, and its stack', async (t) => {
   const { code, stdout, stderr } = await runDrover(['serve', fixture('broken-import.js')]);
   t.equal(code, 1);
-  t.match(stderr, /DROVER_ERR_APP_IMPORT: cannot load the app module .*broken-import\.js: DATABASE_URL is not set; cannot configure the orders app/);
-  t.equal(stderr.trim().split('\n').length, 1);
+  const [first, ...frames] = stderr.trim().split('\n');
+  t.match(first, /^drover: DROVER_ERR_APP_IMPORT: cannot load the app module .*broken-import\.js: DATABASE_URL is not set; cannot configure the orders app$/);
+  t.equal(stderr.match(/DROVER_ERR_APP_IMPORT/g)?.length, 1, 'the code once');
+  t.match(frames[0], /^\s+at .*broken-import\.js:\d+:\d+/, "the app's own frame, file:line");
+  t.notMatch(stderr, /node:internal|dist\/src\//, "no Node or drover frames");
   t.notMatch(stdout, /listening/);
 });
 
@@ -41,18 +44,18 @@ t.test('an app without a route table says what to export', async (t) => {
 t.test('a missing app file is named', async (t) => {
   const { code, stderr } = await runDrover(['serve', 'no/such/app.js']);
   t.equal(code, 1);
-  t.match(stderr, /DROVER_ERR_APP_IMPORT: cannot load the app module .*no\/such\/app\.js/);
+  t.match(stderr, /DROVER_ERR_APP_NOT_FOUND: the app module .*no\/such\/app\.js, given on the command line, does not exist/);
 });
 
-t.test('APP_MODULE names the app when the command line does not', async (t) => {
-  const server = await startDrover({ env: { APP_MODULE: fixture('views.js') } });
+t.test('APP names the app when the command line does not', async (t) => {
+  const server = await startDrover({ env: { APP: fixture('views.js') } });
   t.teardown(() => server.stop());
   t.equal((await fetch(`${server.url}/text`)).status, 200);
 });
 
 t.test('.env is loaded quietly and never overrides the environment', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'drover-env-'));
-  writeFileSync(join(dir, '.env'), 'WEB_CONCURRENCY=3\nLOG_LEVEL=warn\n');
+  writeFileSync(join(dir, '.env'), `WEB_CONCURRENCY=3\nLOG_LEVEL=warn\nAPP=${fixture('views.js')}\n`);
 
   const fromFile = await startDrover({ cwd: dir, env: { WEB_CONCURRENCY: undefined, LOG_LEVEL: 'info' } });
   const line = fromFile.logs().find((l) => l.msg === 'listening');
@@ -78,7 +81,7 @@ t.test('CLI usage', async (t) => {
   t.match(help.stdout, /drover serve \[--reload\] \[APP\]/);
   const unknown = await runDrover(['launch']);
   t.equal(unknown.code, 2);
-  t.match(unknown.stderr, /DROVER_ERR_CLI_USAGE: unknown command "launch"; run "drover --help"/);
+  t.match(unknown.stderr, /DROVER_ERR_CLI_USAGE: unknown command "launch"; commands: serve, dev, check, routes, run, init, help/);
   const none = await runDrover([]);
   t.equal(none.code, 2);
 });

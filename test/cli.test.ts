@@ -31,7 +31,8 @@ t.test('check prints the effective settings, secrets masked', async (t) => {
   t.match(stdout, /^ {2}WEB_CONCURRENCY=3$/m);
   t.match(stdout, /^ {2}METRICS_TOKEN=\*\*\*\*$/m);
   t.notMatch(stdout, /hunter2/);
-  t.match(stdout, /^App: .*dist\/app\/index\.js \(7 routes, 1 middleware\)$/m);
+  t.match(stdout, /^App: .*dist\/app\/index\.js \(from the default location; 7 routes, 1 middleware\)$/m);
+  t.match(stdout, /^Pools: default=3, heavy=1 threads$/m);
   t.match(stdout, /^OK$/m);
 });
 

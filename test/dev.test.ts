@@ -45,9 +45,10 @@ t.test('files changing next to the app reload the workers; logs are pretty', asy
   t.same(await (await fetch(`${url}/v`)).json(), { v: 'one' });
 
   writeFileSync(app, version('two'));
-  await waitFor(/app files changed: reloading workers/);
-  await waitFor(/reload complete/);
+  await waitFor(/workers reloaded/);
   t.same(await (await fetch(`${url}/v`)).json(), { v: 'two' });
+
+  t.equal(lines.filter((l) => /workers reloaded|reload/.test(l) && !/^\s/.test(l)).length, 1, 'one reload, one line');
 
   child.kill('SIGTERM');
   const [code] = (await once(child, 'exit')) as [number];

@@ -27,7 +27,7 @@ t.test('SIGHUP loads new code, one worker at a time, without failing a request',
     }),
   );
   server.child.kill('SIGHUP');
-  await server.waitForLog((l) => l.msg === 'reload complete');
+  await server.waitForLog((l) => l.msg === 'workers reloaded' && l.reason === 'SIGHUP');
   running = false;
   await load;
 

@@ -31,7 +31,10 @@ t.test('defaults', async (t) => {
     STATIC_URL: '/static/',
     STATIC_MAX_AGE: 3600,
     METRICS_PORT: null,
-    APP_MODULE: null,
+    APP: null,
+    BOOT_TIMEOUT: 30,
+    SHUTDOWN_TIMEOUT: 5,
+    WORKER_RECYCLE_HEAP_MB: 0,
   });
   t.ok(Object.isFrozen(s));
 });

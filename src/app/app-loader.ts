@@ -1,56 +1,181 @@
 /**
- * Imports an app module and checks its route table. Runs inside worker threads (and in CLI
- * commands that only read the table); the front thread never imports app code.
+ * Imports an app module and checks everything it exports: the route table, middleware, pools,
+ * settings and lifecycle hooks. Runs inside worker threads (and in CLI commands that only read the
+ * table); the front thread never imports app code. Every way an app can be wrong gets its own coded
+ * error saying what was found and what to do.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { isAbsolute, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AppImportFailed, AppMiddlewareInvalid, AppNotRouteTable, PoolInvalid, RouteDuplicate } from '../errors.js';
+import type { Logger } from 'pino';
+import {
+  AppExportInvalid,
+  AppImportFailed,
+  AppIsCommonJs,
+  AppIsTypeScript,
+  AppMiddlewareInvalid,
+  AppNotFound,
+  AppNotRouteTable,
+  AppRouteEntryInvalid,
+  PoolInvalid,
+  RouteDuplicate,
+  SettingInvalid,
+} from '../errors.js';
 import type { Middleware } from '../http.js';
 import type { PoolSpec, RouteInfo } from '../pool/protocol.js';
-import { setReverseTable } from './reverse.js';
 import { POOL_NAME, isRoute, type Route } from '../router.js';
+import { isDeclaredSettings, loadSettings, settingsEnvironment, type DeclaredSettings, type SettingsTable } from '../settings.js';
+import { appStack } from './app-errors.js';
+import { checkMetricsRegistry } from './metrics-registry.js';
+import { setReverseTable } from './reverse.js';
+
+export { resolveAppPath } from './find-app.js';
 
 /** The pool every route without a `pool` option runs in; sized by WEB_CONCURRENCY. */
 export const DEFAULT_POOL = 'default';
 
-/** What an app module provides: its route table, middleware (outermost first) and extra pools. */
-export interface LoadedApp {
-  readonly routes: readonly Route[];
-  readonly middleware: readonly Middleware[];
-  readonly pools: Readonly<Record<string, PoolSpec>>;
+/**
+ * What the app's `startup` and `shutdown` hooks receive. `S` is the type of the app's `settings`
+ * export (`HookContext<typeof settings>`).
+ */
+export interface HookContext<S = Readonly<Record<string, unknown>>> {
+  /** The worker pool this thread belongs to (`default`, a declared pool), or `task` in `drover run`. */
+  readonly pool: string;
+  /** The app's settings (its `settings` export), validated. */
+  readonly settings: S;
+  /** A pino logger bound to this thread. */
+  readonly log: Logger;
 }
 
-/** Resolves an app path given on the command line or in APP_MODULE against the working directory. */
-export function resolveAppPath(path: string): string {
-  return isAbsolute(path) ? path : resolve(process.cwd(), path);
+/** A lifecycle hook: `startup(ctx)` or `shutdown(ctx)`, sync or async. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Hook = (ctx: HookContext<any>) => unknown;
+
+/** What an app module provides. */
+export interface LoadedApp {
+  readonly routes: readonly Route[];
+  /** Middleware, outermost first. */
+  readonly middleware: readonly Middleware[];
+  readonly pools: Readonly<Record<string, PoolSpec>>;
+  /** The app's `settings` export (made with defineSettings), or null. */
+  readonly settings: DeclaredSettings<SettingsTable> | null;
+  /** The app's settings, parsed and validated (empty without a `settings` export). */
+  readonly settingValues: Readonly<Record<string, unknown>>;
+  readonly startup: Hook | null;
+  readonly shutdown: Hook | null;
+}
+
+interface AppModule {
+  default?: unknown;
+  middleware?: unknown;
+  pools?: unknown;
+  settings?: unknown;
+  startup?: unknown;
+  shutdown?: unknown;
+}
+
+/** The compiled module a `.ts` path most likely corresponds to, for the error message. */
+function compiledCounterpart(path: string): string {
+  const rel = relative(process.cwd(), path);
+  const js = rel.replace(/\.([cm]?)tsx?$/, '.$1js');
+  return !rel.startsWith('..') && !isAbsolute(rel) ? `e.g. ${js.startsWith('dist/') ? js : `dist/${js}`}` : 'the .js file tsc writes to its outDir';
+}
+
+/** Imports the module, turning the ways an import fails into errors that say what to do. */
+async function importApp(path: string): Promise<AppModule> {
+  if (/\.[cm]?tsx?$/.test(path)) throw new AppIsTypeScript(path, compiledCounterpart(path));
+  if (!existsSync(path)) throw new AppNotFound(`the app module ${path} does not exist`);
+  try {
+    return (await import(pathToFileURL(path).href)) as AppModule;
+  } catch (err) {
+    const error = err as Error & { code?: string };
+    const message = String(error?.message ?? err);
+    if (error?.code === 'ERR_REQUIRE_ESM') {
+      throw new AppIsCommonJs(path, `is CommonJS and require()s an ES module (${message.split('\n')[0]})`);
+    }
+    if (/\b(require|exports|module|__dirname|__filename) is not defined in ES module scope/.test(message)) {
+      throw new AppIsCommonJs(path, 'is CommonJS code (require/exports) in an ES module package');
+    }
+    if (/Cannot use import statement outside a module|Unexpected token 'export'/.test(message)) {
+      throw new AppIsCommonJs(path, 'uses import/export, but Node loaded it as CommonJS (the nearest package.json has no "type": "module")');
+    }
+    // An app setting read while the module was imported: the settings error is the whole story.
+    if (typeof error?.code === 'string' && error.code.startsWith('DROVER_ERR_SETTINGS_')) throw error;
+    throw Object.assign(new AppImportFailed(path, message), { appStack: appStack(error) });
+  }
 }
 
 /**
- * Imports the app at `path` and returns its route table and middleware, or throws a coded error
- * that keeps the app's own message. Also makes the table the one reverse() reads.
+ * Imports the app at `path` and checks every export, or throws a coded error that keeps the app's
+ * own message (and its stack, mapped to the TypeScript source when source maps exist). Validates
+ * the app's settings against the environment drover read, and makes the route table the one
+ * reverse() reads.
+ *
+ * @example
+ * const app = await loadApp('/srv/shop/dist/app/index.js');
+ * app.routes.length // 12
  */
 export async function loadApp(path: string): Promise<LoadedApp> {
-  let mod: { default?: unknown; middleware?: unknown; pools?: unknown };
-  try {
-    mod = (await import(pathToFileURL(path).href)) as { default?: unknown; middleware?: unknown; pools?: unknown };
-  } catch (err) {
-    const error = new AppImportFailed(path, err instanceof Error ? err.message : String(err));
-    error.cause = err;
-    throw error;
-  }
-  const table = mod.default;
-  if (!Array.isArray(table)) throw new AppNotRouteTable(path, describe(table));
-  const bad = table.findIndex((entry) => !isRoute(entry));
-  if (bad !== -1) throw new AppNotRouteTable(path, `entry ${bad}: ${describe(table[bad])}`);
-  const routes = table as Route[];
+  const mod = await importApp(path);
+  checkMetricsRegistry(path);
+  const routes = routeTable(path, mod);
   checkDuplicates(routes);
   const middleware = mod.middleware ?? [];
   if (!Array.isArray(middleware) || middleware.some((m) => typeof m !== 'function')) {
     throw new AppMiddlewareInvalid(path, Array.isArray(middleware) ? 'an array with a non-function' : describe(middleware));
   }
   const pools = checkPools(path, mod.pools ?? {}, routes);
+  let settings: DeclaredSettings<SettingsTable> | null = null;
+  if (mod.settings !== undefined) {
+    if (!isDeclaredSettings(mod.settings)) {
+      throw new AppExportInvalid(path, 'settings', `as ${describe(mod.settings)}; declare them with \`export const settings = defineSettings({ … })\` from drover`);
+    }
+    settings = mod.settings;
+  }
+  const settingValues = settings ? loadSettings(settings, settingsEnvironment()) : Object.freeze({});
+  const hook = (name: 'startup' | 'shutdown'): Hook | null => {
+    const value = mod[name];
+    if (value === undefined) return null;
+    if (typeof value !== 'function') {
+      throw new AppExportInvalid(path, name, `as ${describe(value)}; export a function \`${name}(ctx)\` (it may be async), or nothing`);
+    }
+    return value as Hook;
+  };
+  const startup = hook('startup');
+  const shutdown = hook('shutdown');
   setReverseTable(routes);
-  return Object.freeze({ routes: Object.freeze([...routes]), middleware: Object.freeze([...(middleware as Middleware[])]), pools });
+  return Object.freeze({
+    routes: Object.freeze([...routes]),
+    middleware: Object.freeze([...(middleware as Middleware[])]),
+    pools,
+    settings,
+    settingValues,
+    startup,
+    shutdown,
+  });
+}
+
+/** The default export, checked: an array of routes. */
+function routeTable(path: string, mod: AppModule): Route[] {
+  const table = mod.default;
+  const cjs = table as { __esModule?: unknown; default?: unknown } | null;
+  if (typeof cjs === 'object' && cjs !== null && !Array.isArray(cjs) && (cjs.__esModule === true || Array.isArray(cjs.default))) {
+    throw new AppIsCommonJs(path, 'is CommonJS (compiled with "module": "CommonJS": its route table is module.exports.default)');
+  }
+  if (!Array.isArray(table)) throw new AppNotRouteTable(path, describe(table));
+  const bad = table.findIndex((entry) => !isRoute(entry));
+  if (bad !== -1) throw new AppRouteEntryInvalid(String(bad), path, describeEntry(table[bad]));
+  return table as Route[];
+}
+
+/** Validates POOL_THREADS against the pools the app declares (serve and check alike). */
+export function checkPoolThreads(poolThreads: Readonly<Record<string, number>>, declared: Readonly<Record<string, PoolSpec>>): void {
+  const unknown = Object.keys(poolThreads).filter((name) => !Object.hasOwn(declared, name));
+  if (unknown.length > 0) {
+    const names = Object.keys(declared).join(', ') || 'none';
+    throw new SettingInvalid('POOL_THREADS', JSON.stringify(poolThreads), `pools the app declares (${names}); unknown: ${unknown.join(', ')}`);
+  }
 }
 
 const positiveInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 1024;
@@ -93,7 +218,20 @@ function checkPools(path: string, raw: unknown, routes: readonly Route[]): Reado
 function describe(value: unknown): string {
   if (value === undefined) return 'no default export';
   if (value === null) return 'null';
-  return Array.isArray(value) ? 'an array' : typeof value;
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'function') return `a function${value.name ? ` (${value.name})` : ''}`;
+  return typeof value === 'object' ? 'an object' : `a ${typeof value} (${JSON.stringify(value)})`;
+}
+
+/** What a bad route-table entry is, shown briefly. */
+function describeEntry(value: unknown): string {
+  if (typeof value === 'function') return `a function${value.name ? ` (${value.name})` : ''}: a view needs a route, e.g. get('/path', ${value.name || 'view'})`;
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 60))}`;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const text = JSON.stringify(value) ?? '';
+    return `the plain object ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`;
+  }
+  return describe(value);
 }
 
 function checkDuplicates(routes: readonly Route[]): void {

@@ -9,11 +9,16 @@ import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { Settings } from '../../config/settings.js';
 import { ReloadRefused } from '../errors.js';
-import type { ManifestResult, PoolSpec, RouteInfo, WorkerData } from './protocol.js';
+import type { ManifestResult, PoolSpec, RouteInfo, ThreadError, WorkerData } from './protocol.js';
 import { WorkerSlot, type SlotCapacity } from './slot.js';
 
 /** Why a worker thread was replaced (the `reason` label of drover_worker_restarts_total). */
 export type RestartReason = 'timeout' | 'crash' | 'memory' | 'max_requests' | 'reload';
+
+/** A ThreadError as an Error again, with its code and the app's stack. */
+export function threadFailure(error: ThreadError): Error {
+  return Object.assign(new Error(error.message), { code: error.code, appStack: error.appStack });
+}
 
 /** How long to wait before booting again after a replacement failed to boot. */
 const REBOOT_DELAY_MS = 1000;
@@ -28,7 +33,7 @@ export class WorkerPool extends EventEmitter {
   #retiring: WorkerSlot[] = [];
   #app: { routes: readonly RouteInfo[]; pools: Readonly<Record<string, PoolSpec>> } = { routes: [], pools: {} };
   readonly #settings: Settings;
-  readonly #workerData: WorkerData;
+  readonly #workerData: Omit<WorkerData, 'stage'>;
   readonly #threads: number;
   readonly #capacity: SlotCapacity;
   #closing = false;
@@ -37,10 +42,10 @@ export class WorkerPool extends EventEmitter {
   /** The pool's name (the `pool` label of its metrics). */
   readonly name: string;
 
-  constructor(settings: Settings, appPath: string, channel: string, name: string, size: PoolSpec) {
+  constructor(settings: Settings, appPath: string, channel: string, name: string, size: PoolSpec, env: WorkerData['env']) {
     super();
     this.#settings = settings;
-    this.#workerData = { settings, app: appPath, channel };
+    this.#workerData = { settings, app: appPath, channel, pool: name, env };
     this.name = name;
     this.#threads = size.threads;
     this.#capacity = { concurrency: size.concurrency ?? settings.WORKER_CONCURRENCY, prefetch: size.prefetch ?? settings.WORKER_PREFETCH };
@@ -88,7 +93,7 @@ export class WorkerPool extends EventEmitter {
     const failed = manifests.find((m) => !m.ok);
     if (failed && !failed.ok) {
       await Promise.allSettled(slots.map((s) => s.destroy()));
-      throw new Error(failed.error);
+      throw threadFailure(failed.error);
     }
     this.#slots = slots;
     const { routes, pools } = manifests[0] as Extract<ManifestResult, { ok: true }>;
@@ -101,6 +106,8 @@ export class WorkerPool extends EventEmitter {
     const slot = new WorkerSlot(this.#settings, this.#workerData, this.#capacity);
     slot.on('metrics', (threadId: number, snapshot: unknown) => this.emit('metrics', threadId, snapshot));
     slot.on('dead', (err: Error & { code?: string }, terminatedByUs: boolean) => this.#died(slot, err, terminatedByUs));
+    slot.on('recycle', () => this.#recycle(slot, 'memory'));
+    slot.on('failure', (err: Error) => this.emit('failure', err));
     return slot;
   }
 
@@ -172,24 +179,28 @@ export class WorkerPool extends EventEmitter {
     slot.inFlight--;
     if (served) slot.served++;
     if (slot.retiring && slot.inFlight === 0) void this.#leave(slot);
-    if (slot.recycleAfter > 0 && slot.served >= slot.recycleAfter && !slot.replacing && !slot.retiring && !slot.dead && !this.#closing) {
-      const spare = this.#takeStandby();
-      if (spare) this.#swap(slot, spare, 'max_requests');
-      // No spare ready (two recycles at once): the worker keeps serving until its replacement is up.
-      else this.replace(slot, 'max_requests').catch((err: Error) => this.emit('failure', err));
-    }
+    if (slot.recycleAfter > 0 && slot.served >= slot.recycleAfter) this.#recycle(slot, 'max_requests');
     this.emit('free');
   }
 
+  /** Replaces a thread that reached MAX_REQUESTS or WORKER_RECYCLE_HEAP_MB, gracefully. */
+  #recycle(slot: WorkerSlot, reason: 'max_requests' | 'memory'): void {
+    if (slot.replacing || slot.retiring || slot.dead || this.#closing) return;
+    const spare = this.#takeStandby();
+    if (spare) this.#swap(slot, spare, reason);
+    // No spare ready (two recycles at once): the worker keeps serving until its replacement is up.
+    else this.replace(slot, reason).catch((err: Error) => this.emit('failure', err));
+  }
+
   /**
-   * With MAX_REQUESTS, one thread is kept booted and idle so a worker that reaches its limit is
+   * With MAX_REQUESTS (or WORKER_RECYCLE_HEAP_MB), one thread is kept booted and idle so a worker that reaches its limit is
    * swapped out at once: it takes no request past the limit, and no request waits for a boot.
    */
   #standby: WorkerSlot | undefined;
   #standbyBooting = false;
 
   #prepareStandby(): void {
-    if (this.#settings.MAX_REQUESTS === 0 || this.#standby || this.#standbyBooting || this.#closing) return;
+    if ((this.#settings.MAX_REQUESTS === 0 && this.#settings.WORKER_RECYCLE_HEAP_MB === 0) || this.#standby || this.#standbyBooting || this.#closing) return;
     this.#standbyBooting = true;
     this.#boot().then(
       (slot) => {
@@ -216,7 +227,7 @@ export class WorkerPool extends EventEmitter {
     const fresh = this.#newSlot();
     const manifest = await fresh.boot();
     const refusal = !manifest.ok
-      ? `the app failed to import in a new worker: ${manifest.error}`
+      ? `the app failed to boot in a new worker: ${manifest.error.code ? `${manifest.error.code}: ` : ''}${manifest.error.message}`
       : !isDeepStrictEqual({ routes: manifest.routes, pools: manifest.pools }, this.#app)
         ? 'the route table or pools changed; restart the server to apply them'
         : this.#closing

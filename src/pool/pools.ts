@@ -5,12 +5,11 @@
  */
 import type { Logger } from 'pino';
 import type { Settings } from '../../config/settings.js';
-import { DEFAULT_POOL } from '../app/app-loader.js';
+import { DEFAULT_POOL, checkPoolThreads } from '../app/app-loader.js';
 import { Dispatcher } from './dispatch.js';
-import { SettingInvalid } from '../errors.js';
 import type { FrontMetrics, PoolState } from '../metrics.js';
 import { WorkerPool, type RestartReason } from './pool.js';
-import type { PoolSpec, RouteInfo } from './protocol.js';
+import type { PoolSpec, RouteInfo, WorkerData } from './protocol.js';
 import type { MetricSnapshot } from '../view-metrics.js';
 
 interface Member {
@@ -32,8 +31,10 @@ export class Pools {
   readonly #appPath: string;
   readonly #channel: string;
   readonly #logger: Logger;
+  readonly #env: WorkerData['env'];
 
-  constructor(settings: Settings, appPath: string, channel: string, logger: Logger) {
+  constructor(settings: Settings, appPath: string, channel: string, logger: Logger, env: WorkerData['env']) {
+    this.#env = env;
     this.#settings = settings;
     this.#appPath = appPath;
     this.#channel = channel;
@@ -49,12 +50,8 @@ export class Pools {
     const first = this.#add(DEFAULT_POOL, { threads: this.#settings.WEB_CONCURRENCY }, metrics, events);
     const routes = await first.start();
     const declared = first.declaredPools;
-    const unknown = Object.keys(this.#settings.POOL_THREADS).filter((name) => !Object.hasOwn(declared, name));
     try {
-      if (unknown.length > 0) {
-        const names = Object.keys(declared).join(', ') || 'none';
-        throw new SettingInvalid('POOL_THREADS', JSON.stringify(this.#settings.POOL_THREADS), `pools the app declares (${names}); unknown: ${unknown.join(', ')}`);
-      }
+      checkPoolThreads(this.#settings.POOL_THREADS, declared);
       for (const [name, spec] of Object.entries(declared)) {
         const threads = this.#settings.POOL_THREADS[name] ?? spec.threads;
         await this.#add(name, { ...spec, threads }, metrics, events).start();
@@ -67,7 +64,7 @@ export class Pools {
   }
 
   #add(name: string, size: PoolSpec, metrics: FrontMetrics, events: PoolEvents): WorkerPool {
-    const pool = new WorkerPool(this.#settings, this.#appPath, this.#channel, name, size);
+    const pool = new WorkerPool(this.#settings, this.#appPath, this.#channel, name, size, this.#env);
     const poolMetrics = metrics.forPool(name);
     pool.on('metrics', (threadId: number, snapshot: MetricSnapshot) => events.metrics(threadId, snapshot));
     pool.on('restart', (reason: RestartReason) => {

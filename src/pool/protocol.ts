@@ -20,7 +20,35 @@ export interface WorkerData {
   readonly app: string;
   /** Name of the BroadcastChannel carrying log lines to the front. */
   readonly channel: string;
+  /** The pool the thread belongs to (the hooks' `ctx.pool`). */
+  readonly pool: string;
+  /**
+   * The environment the front read at boot (with `.env`), which the app's settings are parsed
+   * from in every thread: the front is the only reader of `process.env`.
+   */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** One Int32 the thread sets to its BootStage, so the front can say where a boot got stuck. */
+  readonly stage: SharedArrayBuffer;
 }
+
+/** How far a worker thread's boot got (written to WorkerData.stage). */
+export const BootStage = { starting: 0, importing: 1, startup: 2, ready: 3 } as const;
+
+/** An error that stopped a thread's boot or hook, as plain data. */
+export interface ThreadError {
+  readonly code?: string;
+  readonly message: string;
+  /** The app's frames of the stack (app-errors.ts), '' when none. */
+  readonly appStack?: string;
+}
+
+/** Run when the thread retires: the app's `shutdown` hook. */
+export interface ShutdownTask {
+  readonly kind: 'shutdown';
+}
+
+/** The worker's answer to a ShutdownTask. */
+export type ShutdownResult = { readonly ok: true } | { readonly ok: false; readonly error: ThreadError };
 
 /**
  * The one piscina task a worker thread runs: import the app, report its route table, and take
@@ -133,7 +161,7 @@ export interface PoolSpec {
 /** The worker's answer to a ManifestTask. */
 export type ManifestResult =
   | { readonly ok: true; readonly routes: readonly RouteInfo[]; readonly pools: Readonly<Record<string, PoolSpec>> }
-  | { readonly ok: false; readonly error: string };
+  | { readonly ok: false; readonly error: ThreadError };
 
 /** The worker's answer to a RequestTask. */
 export interface ResponseEnvelope {
@@ -157,6 +185,8 @@ export interface ResponseBatch {
   readonly responses: readonly ResponseTuple[];
   /** The thread's prom-client metrics, when they changed since its last batch. */
   readonly metrics?: MetricSnapshot;
+  /** Set once, when the thread's heap passed WORKER_RECYCLE_HEAP_MB: replace it gracefully. */
+  readonly recycle?: true;
 }
 
 /** The worker's side: one response of a batch. */

@@ -13,8 +13,21 @@ import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Settings } from '../../config/settings.js';
+import { BootTimedOut, ShutdownHookFailed } from '../errors.js';
 import { StartClaims } from './claims.js';
-import { packRequests, type ManifestResult, type ManifestTask, type RequestTask, type ResponseBatch, type ResponseEnvelope, type WorkerData } from './protocol.js';
+import {
+  BootStage,
+  packRequests,
+  type ManifestResult,
+  type ManifestTask,
+  type RequestTask,
+  type ResponseBatch,
+  type ResponseEnvelope,
+  type ShutdownResult,
+  type ShutdownTask,
+  type ThreadError,
+  type WorkerData,
+} from './protocol.js';
 import type { MetricSnapshot } from '../view-metrics.js';
 
 const WORKER_FILE = new URL('./worker.js', import.meta.url).href;
@@ -35,6 +48,20 @@ interface InFlight {
   readonly delivery: Delivery;
 }
 
+const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(resolve, ms, 'timeout').unref());
+
+/** What a boot that passed BOOT_TIMEOUT was doing, for the error. */
+function stageText(stage: number, app: string): string {
+  if (stage === BootStage.startup) return "running the app's startup hook";
+  if (stage === BootStage.importing) return `importing the app module ${app}`;
+  return 'starting the worker thread';
+}
+
+/** A ThreadError from one of drover's own coded errors. */
+function plain(error: Error & { code?: string }): ThreadError {
+  return { code: error.code, message: error.message };
+}
+
 /** How many requests a slot takes: running at once, and sent ahead to wait in its inbox. */
 export interface SlotCapacity {
   readonly concurrency: number;
@@ -43,7 +70,8 @@ export interface SlotCapacity {
 
 /**
  * Events: `dead` (error) once the thread stopped without being asked to; `metrics` (threadId,
- * snapshot) before the responses they belong to are resolved.
+ * snapshot) before the responses they belong to are resolved; `recycle` when the thread's heap
+ * passed WORKER_RECYCLE_HEAP_MB; `failure` (Error) when the app's shutdown hook failed.
  */
 export class WorkerSlot extends EventEmitter {
   readonly #piscina: Piscina;
@@ -74,9 +102,16 @@ export class WorkerSlot extends EventEmitter {
   readonly #claims: StartClaims;
   readonly #concurrency: number;
   #outbox: RequestTask[] = [];
+  readonly #settings: Settings;
+  readonly #app: string;
+  readonly #stage: Int32Array;
 
-  constructor(settings: Settings, workerData: WorkerData, capacity: SlotCapacity) {
+  constructor(settings: Settings, workerData: Omit<WorkerData, 'stage'>, capacity: SlotCapacity) {
     super();
+    this.#settings = settings;
+    this.#app = workerData.app;
+    const stage = new SharedArrayBuffer(4);
+    this.#stage = new Int32Array(stage);
     this.#concurrency = capacity.concurrency;
     this.#claims = new StartClaims(capacity.concurrency + capacity.prefetch);
     this.#pending = new Array<InFlight | undefined>(capacity.concurrency + capacity.prefetch).fill(undefined);
@@ -90,7 +125,7 @@ export class WorkerSlot extends EventEmitter {
       // The thread must stay free to read its channel; piscina's Atomics.wait loop would block it.
       atomics: 'disabled',
       resourceLimits: { maxOldGenerationSizeMb: settings.WORKER_MAX_MEMORY_MB },
-      workerData,
+      workerData: { ...workerData, stage } satisfies WorkerData,
     });
     // piscina re-emits thread errors that hit no piscina task; the thread's own events below
     // are what drover acts on, so this listener only keeps them from being unhandled.
@@ -114,21 +149,33 @@ export class WorkerSlot extends EventEmitter {
     return this.#thread?.threadId;
   }
 
-  /** Starts the thread, which imports the app and takes its end of the channel. */
+  /**
+   * Starts the thread, which imports the app, runs its startup hook and takes its end of the
+   * channel. Past BOOT_TIMEOUT the thread is stopped and the result names the stage it was in
+   * (an import or a hook that never settles, or a busy loop: the thread is terminated either way).
+   */
   async boot(): Promise<ManifestResult> {
     const { port1, port2 } = new MessageChannel();
-    let result: ManifestResult;
+    let result: ManifestResult | 'timeout';
     try {
       const task: ManifestTask = { kind: 'manifest', port: port2, claims: this.#claims.buffer, concurrency: this.#concurrency };
-      result = (await this.#piscina.run(task, { transferList: [port2] })) as ManifestResult;
+      const manifest = this.#piscina.run(task, { transferList: [port2] }) as Promise<ManifestResult>;
+      manifest.catch(() => undefined); // after a timeout its rejection (the thread destroyed) is expected
+      result = await Promise.race([manifest, sleep(this.#settings.BOOT_TIMEOUT * 1000)]);
     } catch (err) {
       port1.close();
-      return { ok: false, error: (err as Error).message };
+      return { ok: false, error: { message: (err as Error).message } };
+    }
+    if (result === 'timeout') {
+      port1.close();
+      const error = new BootTimedOut(String(this.#settings.BOOT_TIMEOUT), stageText(Atomics.load(this.#stage, 0), this.#app));
+      await this.destroy();
+      return { ok: false, error: plain(error) };
     }
     const thread = this.#piscina.threads[0];
     if (!result.ok || !thread) {
       port1.close();
-      return result.ok ? { ok: false, error: 'the worker thread stopped during boot' } : result;
+      return result.ok ? { ok: false, error: { message: 'the worker thread stopped during boot' } } : result;
     }
     this.#thread = thread;
     this.#port = port1;
@@ -170,6 +217,7 @@ export class WorkerSlot extends EventEmitter {
 
   #received(batch: ResponseBatch): void {
     const worker = this.#thread?.threadId ?? 0;
+    if (batch.recycle) this.emit('recycle');
     if (batch.metrics) this.emit('metrics', worker, batch.metrics satisfies MetricSnapshot);
     for (const [seq, cell, startedAt, status, headers, body] of batch.responses) {
       const pending = this.#pending[cell];
@@ -235,11 +283,40 @@ export class WorkerSlot extends EventEmitter {
     return this.#terminatedByUs;
   }
 
-  /** Lets running requests finish (the caller waits for inFlight 0), then stops the thread. */
+  /**
+   * Lets running requests finish (the caller waits for inFlight 0), runs the app's shutdown hook
+   * (bounded by SHUTDOWN_TIMEOUT; a failure is reported as `failure`, never blocks), then stops
+   * the thread.
+   */
   async close(): Promise<void> {
     this.#closing = true;
     this.#port?.close();
+    if (this.#thread && !this.dead && !(await this.#shutdownHook())) {
+      await this.#piscina.destroy(); // the hook is still running: stop it with the thread
+      return;
+    }
     await this.#piscina.close();
+  }
+
+  /** Runs the app's shutdown hook in the thread; false when it is still running at the deadline. */
+  async #shutdownHook(): Promise<boolean> {
+    const task: ShutdownTask = { kind: 'shutdown' };
+    const run = this.#piscina.run(task) as Promise<ShutdownResult>;
+    run.catch(() => undefined);
+    let outcome: ShutdownResult | 'timeout';
+    try {
+      outcome = await Promise.race([run, sleep(this.#settings.SHUTDOWN_TIMEOUT * 1000)]);
+    } catch (err) {
+      outcome = { ok: false, error: { message: (err as Error).message } };
+    }
+    if (outcome === 'timeout') {
+      this.emit('failure', new ShutdownHookFailed(`did not finish within SHUTDOWN_TIMEOUT (${this.#settings.SHUTDOWN_TIMEOUT} s); the thread was stopped`));
+      return false;
+    }
+    if (!outcome.ok) {
+      this.emit('failure', Object.assign(new ShutdownHookFailed(`failed: ${outcome.error.message}`), { appStack: outcome.error.appStack }));
+    }
+    return true;
   }
 
   /** Stops the thread now, whatever it runs. */

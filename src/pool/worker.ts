@@ -1,49 +1,71 @@
 /**
- * The entry point of every worker thread (loaded by piscina). Imports the app once, answers the
- * manifest task with the route table, then serves request batches on the channel it was given.
+ * The entry point of every worker thread (loaded by piscina). Imports the app once, runs its
+ * `startup` hook in the manifest task and answers with the route table, then serves request
+ * batches on the channel it was given; a `shutdown` task runs the app's `shutdown` hook when the
+ * thread retires.
  */
+import { getHeapStatistics } from 'node:v8';
 import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { register } from 'prom-client';
-import { describeRoutes, loadApp } from '../app/app-loader.js';
-import { claimStart } from './claims.js';
+import { appStack, enableSourceMaps } from '../app/app-errors.js';
+import { describeRoutes, loadApp, type HookContext, type LoadedApp } from '../app/app-loader.js';
+import { StartupFailed } from '../errors.js';
 import type { Handler } from '../http.js';
 import { channelDestination, createLogger } from '../logging.js';
+import { setSettingsEnvironment } from '../settings.js';
+import { isFrontOnlyMetric, type MetricSnapshot } from '../view-metrics.js';
+import { buildHandlers, runView } from '../view.js';
+import { claimStart } from './claims.js';
 import {
+  BootStage,
   packResponse,
   unpackRequests,
   type ManifestResult,
   type ManifestTask,
-  type PoolSpec,
   type RequestBatch,
   type RequestTask,
   type ResponseBatch,
   type ResponseTuple,
+  type ShutdownResult,
+  type ShutdownTask,
+  type ThreadError,
   type WorkerData,
 } from './protocol.js';
 import type { Route } from '../router.js';
-import { isFrontOnlyMetric, type MetricSnapshot } from '../view-metrics.js';
-import { buildHandlers, runView } from '../view.js';
 
-const { settings, app, channel } = workerData as WorkerData;
+const { settings, app, channel, pool, env, stage } = workerData as WorkerData;
+const bootStage = new Int32Array(stage);
 const logChannel = new BroadcastChannel(channel);
 logChannel.unref();
 const logger = createLogger(settings, { worker: threadId }, channelDestination(logChannel));
 
+/** An error as plain data for the front, with the app's frames of its stack. */
+function threadError(err: unknown): ThreadError {
+  const error = err as Error & { code?: string; appStack?: string };
+  return { code: error?.code, message: String(error?.message ?? err), appStack: error?.appStack ?? appStack(error) };
+}
+
 // A failed import is kept and reported through the manifest task instead of crashing the thread:
 // piscina would otherwise respawn it, importing the broken app again and again.
+enableSourceMaps();
+setSettingsEnvironment(env);
+Atomics.store(bootStage, 0, BootStage.importing);
+let loaded: LoadedApp | undefined;
 let routes: readonly Route[] = [];
 let handlers: readonly Handler[] = [];
-let pools: Readonly<Record<string, PoolSpec>> = {};
-let loadError: Error | undefined;
+let loadError: ThreadError | undefined;
 try {
-  const loaded = await loadApp(app);
+  loaded = await loadApp(app);
   routes = loaded.routes;
-  pools = loaded.pools;
   // Middleware chains are built once per thread, not per request.
   handlers = buildHandlers(routes, loaded.middleware);
 } catch (err) {
-  loadError = err as Error;
+  loadError = threadError(err);
 }
+
+/** What the app's hooks receive in this thread. */
+const hookContext = (): HookContext => ({ pool, settings: loaded?.settings ?? {}, log: logger });
+let started = false;
 
 let lastMetrics = '';
 
@@ -72,7 +94,17 @@ async function flush(): Promise<void> {
   transfer = [];
   const metrics = await changedMetrics();
   const batch: ResponseBatch = metrics ? { responses, metrics } : { responses };
-  port?.postMessage(batch, buffers);
+  port?.postMessage(heapOverLimit() ? { ...batch, recycle: true } : batch, buffers);
+}
+
+const recycleHeapBytes = settings.WORKER_RECYCLE_HEAP_MB * 1024 * 1024;
+let recycleAsked = false;
+
+/** True once, when this thread's heap first passes WORKER_RECYCLE_HEAP_MB (uWSGI's reload-on-rss). */
+function heapOverLimit(): boolean {
+  if (recycleHeapBytes === 0 || recycleAsked || getHeapStatistics().used_heap_size < recycleHeapBytes) return false;
+  recycleAsked = true;
+  return true;
 }
 
 let claims: Int32Array<ArrayBufferLike> = new Int32Array(0);
@@ -122,11 +154,37 @@ function onBatch(batch: RequestBatch): void {
   startMore();
 }
 
-export default function run(task: ManifestTask): ManifestResult {
-  if (loadError) return { ok: false, error: `${(loadError as { code?: string }).code ?? 'Error'}: ${loadError.message}` };
+async function manifest(task: ManifestTask): Promise<ManifestResult> {
+  if (loadError || !loaded) return { ok: false, error: loadError ?? { message: 'the app did not load' } };
+  if (loaded.startup) {
+    Atomics.store(bootStage, 0, BootStage.startup);
+    try {
+      await loaded.startup(hookContext());
+    } catch (err) {
+      const error = threadError(err);
+      return { ok: false, error: { ...threadError(new StartupFailed(pool, error.message)), appStack: error.appStack } };
+    }
+  }
+  started = true;
+  Atomics.store(bootStage, 0, BootStage.ready);
   claims = new Int32Array(task.claims);
   concurrency = task.concurrency;
   port = task.port;
   port.on('message', onBatch);
-  return { ok: true, routes: describeRoutes(routes), pools };
+  return { ok: true, routes: describeRoutes(routes), pools: loaded.pools };
+}
+
+/** The thread retires: the app's shutdown hook, if its startup ran (the front bounds the time). */
+async function shutdown(): Promise<ShutdownResult> {
+  if (!started || !loaded?.shutdown) return { ok: true };
+  try {
+    await loaded.shutdown(hookContext());
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, error: threadError(err) };
+  }
+}
+
+export default function run(task: ManifestTask | ShutdownTask): Promise<ManifestResult | ShutdownResult> {
+  return task.kind === 'manifest' ? manifest(task) : shutdown();
 }

@@ -45,7 +45,7 @@ export type Env = Record<string, string | undefined>;
 /** Spawns `drover ARGS` on a free port of 127.0.0.1 with two workers, unless `env` says otherwise. */
 export function spawnDrover(args: string[], env: Env = {}, cwd = ROOT): ChildProcess {
   const merged: Env = { ...process.env, PORT: '0', HOST: '127.0.0.1', WEB_CONCURRENCY: '2', ...env };
-  for (const name of ['LOG_LEVEL', 'DEBUG', 'METRICS_PORT', 'APP_MODULE']) if (!(name in env)) delete merged[name];
+  for (const name of ['LOG_LEVEL', 'DEBUG', 'METRICS_PORT', 'APP', 'BOOT_TIMEOUT', 'NODE_ENV']) if (!(name in env)) delete merged[name];
   // tap preloads its process-info hook through NODE_OPTIONS; drover runs as in production, without.
   if (!('NODE_OPTIONS' in env)) delete merged.NODE_OPTIONS;
   for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];

@@ -1,24 +1,35 @@
 /**
- * `drover check [APP]`: validates settings and the app without serving (a PaaS release phase).
+ * `drover check [APP]`: runs the validation `serve` runs at boot — settings, the app's import,
+ * routes, middleware, pools (and POOL_THREADS against them), app settings, the static folder —
+ * without serving (a PaaS release phase). Prints its verdict either way.
  */
 import { settingsTable } from '../../../config/settings.js';
-import { loadApp } from '../../app/app-loader.js';
+import { DEFAULT_POOL, checkPoolThreads } from '../../app/app-loader.js';
 import { staticDirectory } from '../../server.js';
 import { describeSettings } from '../../settings.js';
-import { appPath, readSettings, type Command } from './common.js';
+import { appPath, loadAppWithin, parseCommand, readSettings, type Command } from './common.js';
+
+const SOURCES = { argument: 'the command line', APP: 'the APP setting', 'package.json': 'package.json', convention: 'the default location' };
 
 export const check: Command = {
   usage: 'drover check [APP]',
-  summary: 'Load the settings and APP, print the effective settings (secrets masked); exit non-zero naming what is wrong.',
+  summary: 'Validate the settings and APP as serve does at boot, print them (secrets masked) and OK; exit non-zero naming what is wrong.',
   async run(args) {
-    const settings = readSettings(); // a bad setting throws here, naming it
-    const app = appPath(args, settings);
-    const { routes, middleware } = await loadApp(app);
+    const { positionals } = parseCommand(check, args, 1);
+    const { settings } = readSettings(); // a bad setting throws here, naming it
+    const found = appPath(positionals[0], settings);
+    const app = await loadAppWithin(found.path, settings); // app settings are validated here too
+    checkPoolThreads(settings.POOL_THREADS, app.pools);
     const staticRoot = staticDirectory(settings);
+    const pools = [`${DEFAULT_POOL}=${settings.WEB_CONCURRENCY}`, ...Object.entries(app.pools).map(([n, p]) => `${n}=${settings.POOL_THREADS[n] ?? p.threads}`)];
+    const hooks = (['startup', 'shutdown'] as const).filter((h) => app[h] !== null);
     const lines = [
       'Settings:',
       ...describeSettings(settingsTable, settings).map((l) => `  ${l}`),
-      `App: ${app} (${routes.length} routes, ${middleware.length} middleware)`,
+      ...(app.settings ? ['App settings:', ...describeSettings(app.settings, app.settingValues).map((l) => `  ${l}`)] : []),
+      `App: ${found.path} (from ${SOURCES[found.source]}; ${app.routes.length} routes, ${app.middleware.length} middleware)`,
+      `Pools: ${pools.join(', ')} threads`,
+      `Hooks: ${hooks.length > 0 ? hooks.join(', ') : 'none'}`,
       `Static files: ${staticRoot ? `${staticRoot} at ${settings.STATIC_URL}` : 'off (no STATIC_DIR folder)'}`,
       'OK',
       '',

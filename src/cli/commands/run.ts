@@ -1,43 +1,79 @@
 /**
- * `drover run MODULE [ARGS...]`: a twelve-factor admin process (XII). Runs the module's default
- * export `(args, { settings, log }) => exitCode` with the same settings and logger as the web
- * process.
+ * `drover run MODULE [ARGS...]`: a twelve-factor admin process (XII). Loads the project's app (so
+ * reverse() and the app's settings work), runs its `startup` hook, then the module's default export
+ * `(args, ctx) => exitCode` with the same settings and logger as the web process, then `shutdown`.
  */
+import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { Settings } from '../../../config/settings.js';
-import { resolveAppPath } from '../../app/app-loader.js';
-import { CliUsage } from '../../errors.js';
+import type { HookContext } from '../../app/app-loader.js';
+import { resolveAppPath } from '../../app/find-app.js';
+import { appStack } from '../../app/app-errors.js';
+import { CliUsage, StartupFailed } from '../../errors.js';
 import { createLogger } from '../../logging.js';
-import { readSettings, type Command } from './common.js';
+import { appPath, loadAppWithin, readSettings, within, type Command } from './common.js';
 
-/** What an admin task's default export receives after its arguments. */
-export interface TaskContext {
-  /** The same frozen settings as the web process. */
-  readonly settings: Settings;
+/**
+ * What an admin task's default export receives after its arguments. `S` is the type of the app's
+ * `settings` export (`TaskContext<typeof settings>`).
+ *
+ * @example
+ * export default function migrate(args: string[], { settings, log }: TaskContext<typeof appSettings>) {
+ *   log.info({ db: settings.DATABASE_URL }, 'migrating');
+ *   return 0;
+ * }
+ */
+export interface TaskContext<S = Readonly<Record<string, unknown>>> {
+  /** The app's settings (its `settings` export), validated, as in views and hooks. */
+  readonly settings: S;
+  /** drover's own settings, the same frozen values as the web process's. */
+  readonly drover: Settings;
   /** The same JSON logger, bound to `task`. */
   readonly log: Logger;
 }
 
 export const run: Command = {
   usage: 'drover run MODULE [ARGS...]',
-  summary: 'Run an admin task: MODULE\'s default export (args, { settings, log }) => exitCode.',
+  summary: "Run an admin task: MODULE's default export (args, { settings, drover, log }) => exitCode, after the app's startup hook.",
   async run(args) {
+    // No option parsing: everything after MODULE belongs to the task.
     const [module, ...rest] = args;
-    if (module === undefined) throw new CliUsage('drover run needs a MODULE path');
-    const settings = readSettings();
+    if (module === undefined) throw new CliUsage('drover run needs a MODULE path, e.g. drover run dist/app/tasks/migrate.js');
+    const { settings } = readSettings();
     const log = createLogger(settings, { task: module });
-    const mod = (await import(pathToFileURL(resolveAppPath(module)).href)) as { default?: unknown };
+    const app = await loadAppWithin(appPath(undefined, settings).path, settings);
+    const taskPath = resolveAppPath(module);
+    if (!existsSync(taskPath)) throw new CliUsage(`the task module ${taskPath} does not exist`);
+    const mod = (await import(pathToFileURL(taskPath).href)) as { default?: unknown };
     if (typeof mod.default !== 'function') {
-      throw new CliUsage(`${module} must export default a function (args, { settings, log }) => exitCode`);
+      throw new CliUsage(`${module} must export default a function (args, { settings, drover, log }) => exitCode`);
     }
+    const hookContext: HookContext = { pool: 'task', settings: app.settings ?? {}, log };
+    if (app.startup) {
+      try {
+        await within(Promise.resolve().then(() => app.startup?.(hookContext)), settings.BOOT_TIMEOUT, "running the app's startup hook");
+      } catch (err) {
+        const error = err as Error & { code?: string };
+        if (error.code === 'DROVER_ERR_BOOT_TIMEOUT') throw error;
+        throw Object.assign(new StartupFailed('task', error.message), { appStack: appStack(error) });
+      }
+    }
+    let code = 1;
     try {
-      const context: TaskContext = { settings, log };
-      const code: unknown = await (mod.default as (a: string[], c: TaskContext) => unknown)(rest, context);
-      return typeof code === 'number' && Number.isInteger(code) ? code : 0;
+      const context: TaskContext = { settings: app.settings ?? {}, drover: settings, log };
+      const result: unknown = await (mod.default as (a: string[], c: TaskContext) => unknown)(rest, context);
+      code = typeof result === 'number' && Number.isInteger(result) ? result : 0;
     } catch (err) {
       log.error({ err }, 'task failed');
-      return 1;
     }
+    if (app.shutdown) {
+      try {
+        await within(Promise.resolve().then(() => app.shutdown?.(hookContext)), settings.SHUTDOWN_TIMEOUT, "running the app's shutdown hook");
+      } catch (err) {
+        log.error({ err }, "the app's shutdown hook failed");
+      }
+    }
+    return code;
   },
 };

@@ -3,47 +3,69 @@
  */
 import { watch } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { SignalQueue } from '../../lifecycle.js';
+import { BootInterrupted } from '../../errors.js';
+import { SignalQueue, type ControlSignal } from '../../lifecycle.js';
 import { createLogger } from '../../logging.js';
-import { startServer } from '../../serve.js';
-import { appPath, readSettings, type Command } from './common.js';
+import { startServer, type RunningServer } from '../../serve.js';
+import { appPath, parseCommand, readSettings, type Command } from './common.js';
 
 /**
  * Development reload: when a file under the app's folder changes, replace the workers (what
  * SIGHUP does). Debounced, because a compiler rewrites many files at once.
  */
-function watchApp(folder: string, logger: Logger, reload: () => Promise<void>): void {
+function watchApp(folder: string, reload: (file: string) => void): void {
   let timer: NodeJS.Timeout | undefined;
   watch(folder, { recursive: true }, (_event, file) => {
     clearTimeout(timer);
-    timer = setTimeout(() => {
-      logger.info({ file }, 'app files changed: reloading workers');
-      void reload();
-    }, 200);
+    timer = setTimeout(() => reload(String(file)), 200);
   }).unref();
+}
+
+/**
+ * Waits for the server to boot, or for SIGTERM/SIGINT first: then boot is abandoned at once (the
+ * process exits, and its worker threads with it) instead of waiting for an import that may never
+ * finish. A SIGHUP during boot is only recorded: there are no workers to reload yet.
+ */
+async function bootOrSignal(boot: Promise<RunningServer>, signals: SignalQueue, logger: Logger): Promise<RunningServer> {
+  const stop = (async (): Promise<ControlSignal> => {
+    for (;;) {
+      const signal = await signals.next();
+      if (signal !== 'SIGHUP') return signal;
+      logger.info({ signal }, 'reload requested during boot: ignored, the workers are starting with the current code');
+    }
+  })();
+  const first = await Promise.race([boot, stop]);
+  if (typeof first !== 'string') return first;
+  boot.catch(() => undefined);
+  throw new BootInterrupted(first);
 }
 
 export const serve: Command = {
   usage: 'drover serve [--reload] [APP]',
-  summary: 'Serve the app module at APP (default: APP_MODULE, else the example app). --reload: reload workers when files next to APP change (development).',
-  async run(argv) {
-    const { positionals, values } = parseArgs({ args: [...argv], allowPositionals: true, options: { reload: { type: 'boolean' } } });
-    const settings = readSettings();
-    const app = appPath(positionals, settings);
+  summary: 'Serve the app module at APP (default: the APP setting, package.json\'s "drover": { "app" }, dist/app/index.js, app/index.js).',
+  options: { reload: { type: 'boolean', description: 'reload the workers when files next to APP change (development)' } },
+  async run(args) {
+    const { positionals, values } = parseCommand(serve, args, 1);
+    const signals = new SignalQueue(); // before boot: a SIGTERM during boot must not be lost
+    const { settings, env } = readSettings();
+    const app = appPath(positionals[0], settings).path;
     const logger = createLogger(settings);
-    const signals = new SignalQueue();
-    const server = await startServer(settings, app, logger);
+    let server: RunningServer;
+    try {
+      server = await bootOrSignal(startServer(settings, app, logger, env), signals, logger);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'DROVER_ERR_BOOT_INTERRUPTED') logger.warn({ err }, (err as Error).message);
+      throw err;
+    }
     logger.info(
       { url: server.url, metricsUrl: server.metricsUrl ?? `${server.url}/metrics`, workers: settings.WEB_CONCURRENCY, app, routes: server.routes.length },
       'listening',
     );
-    if (values.reload) watchApp(dirname(app), logger, () => server.reload());
+    if (values.reload) watchApp(dirname(app), (file) => void server.reload(`files changed: ${file}`));
     let signal = await signals.next();
     while (signal === 'SIGHUP') {
-      logger.info({ signal }, 'reload requested');
-      void server.reload();
+      void server.reload('SIGHUP');
       signal = await signals.next();
     }
     logger.info({ signal, gracefulTimeout: settings.GRACEFUL_TIMEOUT }, 'shutting down gracefully');

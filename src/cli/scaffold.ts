@@ -1,0 +1,235 @@
+/**
+ * The project `drover init` writes: a package that depends on drover, a TypeScript app with two
+ * routes, a startup hook and one setting, a test through `drover/testing`, a Procfile and an
+ * `.env.example`. Pure data here (path → text); `commands/init.ts` checks the directory and writes.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { CliUsage, InitWouldOverwrite } from '../errors.js';
+
+/**
+ * drover's own package.json. This module runs as `dist/src/cli/scaffold.js`, so the package root
+ * is three levels up (the same in the repository and in an installed `node_modules/drover`).
+ */
+const OWN_MANIFEST = new URL('../../../package.json', import.meta.url);
+
+/** What the scaffold needs from drover's own package.json. */
+export interface DroverManifest {
+  readonly version: string;
+  /** The prom-client range drover declares as a peer dependency; the project installs a matching one. */
+  readonly promClient: string;
+}
+
+/** Reads drover's name, version and prom-client peer range from its own package.json. */
+export function droverManifest(): DroverManifest {
+  const manifest = JSON.parse(readFileSync(OWN_MANIFEST, 'utf8')) as {
+    version?: string;
+    peerDependencies?: Record<string, string>;
+  };
+  const promClient = manifest.peerDependencies?.['prom-client'];
+  if (!manifest.version || !promClient) {
+    throw new Error(`drover's package.json (${OWN_MANIFEST.pathname}) has no version or no prom-client peer dependency`);
+  }
+  return { version: manifest.version, promClient };
+}
+
+/**
+ * The dependency spec written for `drover`: `^<version>` of the running CLI, or `--drover SPEC`
+ * as given, except that a path to an existing file or directory (a tarball from `npm pack`, a
+ * clone) becomes `file:<absolute path>`, so the project does not depend on where init ran.
+ */
+export function droverSpec(spec: string | undefined, version: string, cwd = process.cwd()): string {
+  if (spec === undefined) return `^${version}`;
+  if (spec === '') throw new CliUsage('--drover needs a version range, a tarball or directory path, or a git URL');
+  const path = resolve(cwd, spec);
+  return existsSync(path) ? `file:${path}` : spec;
+}
+
+/**
+ * An npm package name from a directory name: lower case, URL-safe, no leading `.` or `_`; never
+ * `drover` itself (npm refuses to install a package into a project of the same name).
+ */
+export function packageName(dir: string): string {
+  const name = basename(resolve(dir))
+    .toLowerCase()
+    .replace(/[^a-z0-9._~-]+/g, '-')
+    .replace(/^[._~-]+|-+$/g, '')
+    .slice(0, 214);
+  return name === '' || name === 'drover' ? 'drover-app' : name;
+}
+
+/** Options of scaffoldFiles(). */
+export interface ScaffoldOptions {
+  /** The project's package name. */
+  readonly name: string;
+  /** The dependency spec of drover (see droverSpec()). */
+  readonly drover: string;
+  /** The prom-client range (drover's peer range). */
+  readonly promClient: string;
+}
+
+const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
+
+/** Every file of a new project, by path relative to the project directory. */
+export function scaffoldFiles(options: ScaffoldOptions): Readonly<Record<string, string>> {
+  return {
+    'package.json': json({
+      name: options.name,
+      version: '0.1.0',
+      private: true,
+      type: 'module',
+      engines: { node: '>=20' },
+      scripts: {
+        build: 'tsc',
+        start: 'npm run build --silent && drover serve',
+        dev: 'drover dev',
+        test: 'npm run build --silent && tap',
+      },
+      drover: { app: 'dist/app/index.js' },
+      dependencies: { drover: options.drover },
+      devDependencies: {
+        '@types/node': '^20',
+        'prom-client': options.promClient,
+        tap: '^21',
+        // tap 21 runs .ts tests through its ts-node fork; it needs a TypeScript with the JS compiler
+        // API (5.x), which the native TypeScript 7 no longer has.
+        typescript: '~5.9.0',
+      },
+      tap: { 'disable-coverage': true, include: ['test/**/*.test.ts'] },
+    }),
+
+    'tsconfig.json': json({
+      compilerOptions: {
+        target: 'ES2023',
+        lib: ['ES2023'],
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        types: ['node'],
+        strict: true,
+        verbatimModuleSyntax: true,
+        skipLibCheck: true,
+        rootDir: '.',
+        outDir: 'dist',
+        sourceMap: true,
+        declaration: false,
+        incremental: true,
+        tsBuildInfoFile: 'dist/.tsbuildinfo',
+      },
+      // Tests are not built: tap compiles them itself, and they test the built app in dist/.
+      include: ['app'],
+    }),
+
+    'app/settings.ts': `import { defineSettings, string } from 'drover';
+
+/** The app's own settings, read from the environment (and .env) at boot, validated, typed. */
+export const settings = defineSettings({
+  GREETING: { parser: string(), default: 'Hello', description: 'How the app greets visitors.' },
+});
+`,
+
+    'app/index.ts': `import { get, type HookContext, type Route } from 'drover';
+import { settings } from './settings.js';
+
+// drover validates these at boot (a bad value stops it, naming the variable) and lists them in \`drover check\`.
+export { settings };
+
+/** Runs once in each worker thread before it takes requests: open pools, warm caches here. */
+export async function startup(ctx: HookContext<typeof settings>): Promise<void> {
+  ctx.log.info({ pool: ctx.pool }, 'worker ready');
+}
+
+/** Runs when a worker thread retires (recycle, reload, shutdown): close what startup opened. */
+export async function shutdown(ctx: HookContext<typeof settings>): Promise<void> {
+  ctx.log.info('worker stopping');
+}
+
+// The route table: every view runs in a worker thread; a returned object is sent as JSON.
+const routes: Route[] = [
+  get('/', () => ({ greeting: settings.GREETING }), { name: 'index' }),
+  get('/hello/<str:name>', (req) => ({ hello: req.params.name }), { name: 'hello' }),
+];
+export default routes;
+`,
+
+    'test/app.test.ts': `// The app through drover's test client: the whole stack in-process, no port. Run with npm test,
+// which builds first: the client serves the compiled app in dist/.
+import t from 'tap';
+import { testClient } from 'drover/testing';
+
+const client = await testClient('dist/app/index.js', { env: { WEB_CONCURRENCY: '1' } });
+t.teardown(() => client.close());
+
+t.test('GET / greets', async (t) => {
+  const res = await client.get('/');
+  t.equal(res.status, 200);
+  t.same(res.json(), { greeting: 'Hello' });
+});
+
+t.test('GET /hello/<str:name> says hello to the name', async (t) => {
+  const res = await client.get('/hello/ada');
+  t.equal(res.status, 200);
+  t.same(res.json(), { hello: 'ada' });
+  t.equal((await client.get('/hello/')).status, 404, 'an empty name does not match');
+});
+`,
+
+    // A PaaS builds with \`npm run build\` first; both processes run the installed bin on the compiled app.
+    Procfile: `web: node_modules/.bin/drover serve dist/app/index.js
+release: node_modules/.bin/drover check dist/app/index.js
+`,
+
+    '.env.example': `# Settings come from the environment. For local work, copy this file to .env (git-ignored) and
+# uncomment what you change; the real environment wins over .env, and on a PaaS they are its
+# config vars. \`npx drover check\` prints every setting's effective value.
+
+# --- The app's own settings (app/settings.ts) ---
+
+# How the app greets visitors.
+# GREETING=Hello
+
+# --- drover's main settings (the README lists them all) ---
+
+# TCP port the web server listens on; 0 picks a free one. A PaaS sets it.
+# PORT=8000
+
+# Worker threads that run the views. Default: the number of available cores.
+# WEB_CONCURRENCY=4
+
+# Lowest level logged (JSON lines on stdout): fatal, error, warn, info, debug, trace or silent.
+# LOG_LEVEL=info
+
+# Seconds a request may take, queue time included, before it is answered 504.
+# REQUEST_TIMEOUT=25
+
+# On SIGTERM/SIGINT, seconds for in-flight requests to finish before the process exits.
+# GRACEFUL_TIMEOUT=25
+
+# Seconds a worker thread has to import the app and run its startup hook before boot fails.
+# BOOT_TIMEOUT=30
+`,
+
+    '.gitignore': `node_modules/
+dist/
+.env
+.tap/
+`,
+  };
+}
+
+/**
+ * Writes `files` into `dir` (created if missing), but only when none of them exists yet: otherwise
+ * it writes nothing and throws `DROVER_ERR_INIT_EXISTS` naming every file in the way.
+ */
+export function writeScaffold(dir: string, files: Readonly<Record<string, string>>): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) {
+    throw new CliUsage(`${dir} exists and is not a directory; give drover init a new or empty directory`);
+  }
+  const existing = Object.keys(files).filter((path) => existsSync(join(dir, path)));
+  if (existing.length > 0) throw new InitWouldOverwrite(dir, existing.join(', '));
+  for (const [path, text] of Object.entries(files)) {
+    const target = join(dir, path);
+    mkdirSync(dirname(target), { recursive: true });
+    // `wx`: a file that appeared since the check above is still never overwritten.
+    writeFileSync(target, text, { flag: 'wx' });
+  }
+}
