@@ -1,0 +1,66 @@
+// Lifecycle hooks: startup once per worker thread before it serves, shutdown when a thread retires
+// (recycle, heap cap, graceful stop), bounded by SHUTDOWN_TIMEOUT and never hanging the stop.
+import t from 'tap';
+import { eventually, fixture, sample, scrape, startDrover } from './helpers/server.js';
+
+const app = fixture('hooks.js');
+
+t.test('startup runs once in each thread before it serves; its ctx has pool, settings and reverse()', async (t) => {
+  const server = await startDrover({ app, env: { WEB_CONCURRENCY: '2', GREETING: 'hello' } });
+  t.teardown(() => server.stop());
+  await eventually(() => server.logs().filter((l) => l.msg === 'startup hook').length >= 2);
+  const startups = server.logs().filter((l) => l.msg === 'startup hook');
+  t.equal(startups.length, 2, 'one per thread');
+  t.not(startups[0]?.thread, startups[1]?.thread);
+  t.match(startups[0], { pool: 'default', greeting: 'hello', reversed: '/who' });
+  for (let i = 0; i < 6; i++) {
+    const body = (await (await fetch(`${server.url}/who`)).json()) as { startups: number; greeting: string };
+    t.same(body.startups, 1, 'module state is per thread: each counted its own startup once');
+    t.equal(body.greeting, 'hello', 'app settings are typed values in views');
+  }
+});
+
+t.test('shutdown runs when a thread is recycled and on SIGTERM', async (t) => {
+  const server = await startDrover({ app, env: { WEB_CONCURRENCY: '1', MAX_REQUESTS: '3' } });
+  const first = (await (await fetch(`${server.url}/who`)).json()) as { thread: number };
+  for (let i = 0; i < 3; i++) await fetch(`${server.url}/who`);
+  const recycled = await server.waitForLog((l) => l.msg === 'shutdown hook' && l.thread === first.thread);
+  t.equal(recycled.pool, 'default');
+  const next = (await (await fetch(`${server.url}/who`)).json()) as { thread: number; startups: number };
+  t.not(next.thread, first.thread, 'a fresh thread serves');
+  t.equal(next.startups, 1, 'the fresh thread ran its own startup');
+
+  t.equal(await server.stop(), 0);
+  const lines = server.logs();
+  const stopped = lines.findIndex((l) => l.msg === 'stopped');
+  const shutdownAtStop = lines.findIndex((l) => l.msg === 'shutdown hook' && l.thread === next.thread);
+  t.ok(shutdownAtStop !== -1 && shutdownAtStop < stopped, 'the serving thread ran shutdown before the process stopped');
+});
+
+t.test('a shutdown hook that hangs is cut at SHUTDOWN_TIMEOUT and logged; the stop still succeeds', async (t) => {
+  const server = await startDrover({ app, env: { WEB_CONCURRENCY: '1', SHUTDOWN_MODE: 'hang', SHUTDOWN_TIMEOUT: '0.3' } });
+  const started = Date.now();
+  t.equal(await server.stop(), 0);
+  t.ok(Date.now() - started < 5000, 'the stop did not wait for the hook');
+  const line = server.logs().find((l) => (l.err as { code?: string } | undefined)?.code === 'DROVER_ERR_APP_SHUTDOWN');
+  t.match(line, { level: 50, msg: /did not finish within SHUTDOWN_TIMEOUT \(0.3 s\)/ });
+});
+
+t.test('a shutdown hook that throws is logged with its message', async (t) => {
+  const server = await startDrover({ app, env: { WEB_CONCURRENCY: '1', SHUTDOWN_MODE: 'throw' } });
+  t.equal(await server.stop(), 0);
+  const line = server.logs().find((l) => (l.err as { code?: string } | undefined)?.code === 'DROVER_ERR_APP_SHUTDOWN');
+  t.match(line?.msg, /failed: the connection pool would not close/);
+});
+
+t.test('WORKER_RECYCLE_HEAP_MB replaces a thread gracefully once its heap passes the cap', async (t) => {
+  const server = await startDrover({ app, env: { WEB_CONCURRENCY: '1', WORKER_RECYCLE_HEAP_MB: '100', WORKER_MAX_MEMORY_MB: '1024' } });
+  t.teardown(() => server.stop());
+  const first = (await (await fetch(`${server.url}/who`)).json()) as { thread: number };
+  t.equal((await fetch(`${server.url}/grow`)).status, 200);
+  t.equal((await fetch(`${server.url}/grow`)).status, 200, 'about 128 MiB retained: past the cap');
+  await server.waitForLog((l) => l.msg === 'shutdown hook' && l.thread === first.thread);
+  await eventually(async () => sample(await scrape(server.url), 'drover_worker_restarts_total{pool="default",reason="memory"}') === 1);
+  const next = (await (await fetch(`${server.url}/who`)).json()) as { thread: number };
+  t.not(next.thread, first.thread);
+});
