@@ -2,8 +2,9 @@
  * The example app: its route table is the module's default export, its middleware the
  * `middleware` export (outermost first). Served by `npm start` (or `drover serve dist/app/index.js`).
  */
-import { get, post, reverse, type Middleware, type PoolSpec, type Route } from 'drover';
+import { get, post, reverse, type HookContext, type Middleware, type PoolSpec, type Route } from 'drover';
 import { timing } from './middleware.js';
+import { settings } from './settings.js';
 import { echo, hello, item, sleep } from './views/basics.js';
 import { primes, report } from './views/compute.js';
 
@@ -31,6 +32,22 @@ function index() {
 }
 
 export const middleware: Middleware[] = [timing];
+
+/** The app's settings: drover validates them at boot and `drover check` prints them. */
+export { settings };
+
+/**
+ * Runs once in every worker thread before it takes a request (module state is per thread): the
+ * place to open a connection pool or warm a cache. `shutdown` is its counterpart.
+ */
+export function startup(ctx: HookContext<typeof settings>): void {
+  ctx.log.debug({ pool: ctx.pool, reportRows: ctx.settings.REPORT_ROWS }, 'worker ready');
+}
+
+/** Runs when a worker thread retires (recycle, reload, graceful stop): close what startup opened. */
+export function shutdown(ctx: HookContext<typeof settings>): void {
+  ctx.log.debug({ pool: ctx.pool }, 'worker retiring');
+}
 
 /** Worker pools besides `default` (WEB_CONCURRENCY threads); POOL_THREADS=heavy=N resizes. */
 export const pools: Record<string, PoolSpec> = { heavy: { threads: 1, prefetch: 0 } };

@@ -33,6 +33,8 @@ t.test('check prints the effective settings, secrets masked', async (t) => {
   t.notMatch(stdout, /hunter2/);
   t.match(stdout, /^App: .*dist\/app\/index\.js \(from the default location; 7 routes, 1 middleware\)$/m);
   t.match(stdout, /^Pools: default=3, heavy=1 threads$/m);
+  t.match(stdout, /^App settings:\n {2}REPORT_ROWS=1000$/m, "the app's own settings");
+  t.match(stdout, /^Hooks: startup, shutdown$/m);
   t.match(stdout, /^OK$/m);
 });
 

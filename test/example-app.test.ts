@@ -86,3 +86,9 @@ t.test('/healthz and /readyz', async (t) => {
   t.same((await client.get('/healthz')).json(), { status: 'ok' });
   t.same((await client.get('/readyz')).json(), { status: 'ready' });
 });
+
+t.test("the app's REPORT_ROWS setting sizes /report", async (t) => {
+  const small = await testClient('dist/app/index.js', { env: { WEB_CONCURRENCY: '1', POOL_THREADS: 'heavy=1', REPORT_ROWS: '3' } });
+  t.teardown(() => small.close());
+  t.equal((await small.get('/report')).json<{ rows: unknown[] }>().rows.length, 3);
+});

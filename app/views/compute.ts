@@ -1,9 +1,10 @@
 import { httpError, type Request } from 'drover';
+import { settings } from '../settings.js';
 
-/** GET /report — 1000 rows, built on each request: serialization-heavy. */
+/** GET /report — REPORT_ROWS rows (1000), built on each request: serialization-heavy. */
 export function report() {
   const rows = [];
-  for (let i = 0; i < 1000; i++) {
+  for (let i = 0; i < settings.REPORT_ROWS; i++) {
     rows.push({ id: i, name: `row ${i}`, price: i * 1.25, tags: ['a', 'b'] });
   }
   return { rows };
