@@ -7,7 +7,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { register } from 'prom-client';
-import { appStack, enableSourceMaps } from '../app/app-errors.js';
+import { appStack } from '../app/app-errors.js';
 import { describeRoutes, loadApp, type HookContext, type LoadedApp } from '../app/app-loader.js';
 import { StartupFailed } from '../errors.js';
 import type { Handler } from '../http.js';
@@ -47,7 +47,6 @@ function threadError(err: unknown): ThreadError {
 
 // A failed import is kept and reported through the manifest task instead of crashing the thread:
 // piscina would otherwise respawn it, importing the broken app again and again.
-enableSourceMaps();
 setSettingsEnvironment(env);
 Atomics.store(bootStage, 0, BootStage.importing);
 let loaded: LoadedApp | undefined;

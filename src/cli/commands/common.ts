@@ -4,7 +4,6 @@
  */
 import { parseArgs } from 'node:util';
 import { settingsTable, type Settings } from '../../../config/settings.js';
-import { enableSourceMaps } from '../../app/app-errors.js';
 import { loadApp, type LoadedApp } from '../../app/app-loader.js';
 import { findApp, type FoundApp } from '../../app/find-app.js';
 import { BootTimedOut, CliUsage } from '../../errors.js';
@@ -86,7 +85,6 @@ export function appPath(positional: string | undefined, settings: Settings): Fou
  * the process exit 0 with nothing printed once the event loop runs dry).
  */
 export async function loadAppWithin(path: string, settings: Settings): Promise<LoadedApp> {
-  enableSourceMaps();
   return within(loadApp(path), settings.BOOT_TIMEOUT, `importing the app module ${path}`);
 }
 
