@@ -1,5 +1,8 @@
 // Lifecycle hooks: startup once per worker thread before it serves, shutdown when a thread retires
 // (recycle, heap cap, graceful stop), bounded by SHUTDOWN_TIMEOUT and never hanging the stop.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { eventually, fixture, sample, scrape, startDrover } from './helpers/server.js';
 
@@ -63,4 +66,25 @@ t.test('WORKER_RECYCLE_HEAP_MB replaces a thread gracefully once its heap passes
   await eventually(async () => sample(await scrape(server.url), 'drover_worker_restarts_total{pool="default",reason="memory"}') === 1);
   const next = (await (await fetch(`${server.url}/who`)).json()) as { thread: number };
   t.not(next.thread, first.thread);
+});
+
+t.test('a replacement whose startup fails is retried with backoff while the old thread keeps serving', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-hooks-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const flag = join(dir, 'db-down');
+  const server = await startDrover({ app, env: { WEB_CONCURRENCY: '1', MAX_REQUESTS: '2', FAIL_STARTUP_IF: flag } });
+  t.teardown(() => server.stop());
+  await eventually(() => server.logs().filter((l) => l.msg === 'startup hook').length === 2); // the thread and its standby
+  writeFileSync(flag, '');
+  for (let i = 0; i < 12; i++) t.equal((await fetch(`${server.url}/who`)).status, 200, 'every request is served');
+  const failures = () => server.logs().filter((l) => /DROVER_ERR_APP_STARTUP|failed to boot/.test(`${l.msg} ${JSON.stringify(l.err ?? '')}`));
+  t.ok(failures().length >= 1, 'the failed boot is logged');
+  t.ok(failures().length <= 2, `not a boot per request (${failures().length} boot failures for 12 requests)`);
+  t.match(JSON.stringify(failures()[0]), /the database is unreachable/);
+  rmSync(flag);
+  const before = sample(await scrape(server.url), 'drover_worker_restarts_total{pool="default",reason="max_requests"}') ?? 0;
+  await eventually(async () => {
+    await fetch(`${server.url}/who`);
+    return (sample(await scrape(server.url), 'drover_worker_restarts_total{pool="default",reason="max_requests"}') ?? 0) > before;
+  }, 8000);
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { settingsTable } from '../dist/config/settings.js';
-import { droverSpec, packageName } from '../dist/src/cli/scaffold.js';
+import { droverSpec, installedSpec, packageName } from '../dist/src/cli/scaffold.js';
 import { ROOT, runDrover } from './helpers/server.js';
 
 const FILES = ['package.json', 'tsconfig.json', 'app/settings.ts', 'app/index.ts', 'test/app.test.ts', 'Procfile', '.env.example', '.gitignore'];
@@ -43,9 +43,12 @@ t.test('init DIR creates the directory and writes a whole project', async (t) =>
 
   const pkg = manifest(dir);
   t.match(pkg, { name: 'shop', type: 'module', private: true, drover: { app: 'dist/app/index.js' } });
-  t.same(pkg.dependencies, { drover: `^${own.version}` }, 'drover at ^ the running version, nothing else');
+  t.same(
+    pkg.dependencies,
+    { drover: `^${own.version}`, 'prom-client': own.peerDependencies['prom-client'] },
+    "drover at ^ the running version (run from a clone, not an install), prom-client at drover's peer range",
+  );
   t.match(pkg.devDependencies, { typescript: '~5.9.0', tap: '^21', '@types/node': '^20' });
-  t.equal(pkg.devDependencies['prom-client'], own.peerDependencies['prom-client'], "prom-client matches drover's peer range");
   t.match(pkg.scripts, {
     build: 'tsc',
     start: 'npm run build --silent && drover serve',
@@ -127,6 +130,14 @@ t.test('never overwrites: one existing file, and nothing is written', async (t) 
   t.same(filesIn(dir), ['Procfile'], 'no other file appeared');
   t.equal(readFileSync(join(dir, 'Procfile'), 'utf8'), 'web: my own\n', 'the existing file is untouched');
 
+  const blocked = join(base, 'blocked');
+  mkdirSync(blocked);
+  writeFileSync(join(blocked, 'app'), 'a file where the app/ folder goes');
+  const notDir = await runDrover(['init', 'blocked'], {}, base);
+  t.equal(notDir.code, 1);
+  t.match(notDir.stderr, /DROVER_ERR_INIT_EXISTS: .*blocked already has app\/settings\.ts, app\/index\.ts;/);
+  t.same(filesIn(blocked), ['app']);
+
   const again = await runDrover(['init', 'shop'], {}, base);
   t.equal(again.code, 1, 'a second init into a scaffolded project fails');
   t.match(again.stderr, /DROVER_ERR_INIT_EXISTS: .*already has package\.json, tsconfig\.json, app\/settings\.ts/);
@@ -135,12 +146,13 @@ t.test('never overwrites: one existing file, and nothing is written', async (t) 
 t.test('usage errors: an unknown flag, two directories, a file as DIR', async (t) => {
   const flag = await runDrover(['init', 'x', '--force'], {}, base);
   t.equal(flag.code, 2);
-  t.match(flag.stderr, /ERR_PARSE_ARGS_UNKNOWN_OPTION: Unknown option '--force'/);
+  t.match(flag.stderr, /DROVER_ERR_CLI_USAGE: Unknown option '--force' for "drover init \[DIR\] \[--drover SPEC\]"; valid options: --drover, --help/);
   const two = await runDrover(['init', 'a', 'b'], {}, base);
   t.equal(two.code, 2);
-  t.match(two.stderr, /DROVER_ERR_CLI_USAGE: drover init takes at most one DIR/);
+  t.match(two.stderr, /DROVER_ERR_CLI_USAGE: too many arguments for "drover init/);
   const noValue = await runDrover(['init', 'x', '--drover'], {}, base);
   t.equal(noValue.code, 2, '--drover needs a value');
+  t.match(noValue.stderr, /DROVER_ERR_CLI_USAGE: .*--drover/);
   writeFileSync(join(base, 'a-file'), '');
   const file = await runDrover(['init', 'a-file'], {}, base);
   t.equal(file.code, 2);
@@ -156,4 +168,16 @@ t.test('package names and dependency specs', async (t) => {
   t.equal(droverSpec(undefined, '1.2.3'), '^1.2.3');
   t.equal(droverSpec('next', '1.2.3', base), 'next');
   t.equal(droverSpec('drover-9.9.9.tgz', '1.2.3', base), `file:${join(base, 'drover-9.9.9.tgz')}`);
+});
+
+t.test('without --drover, the spec the running drover was installed from (npx or a project)', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'drover-spec-'));
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  const project = join(base, 'npx-cache');
+  mkdirSync(join(project, 'node_modules', 'drover'), { recursive: true });
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ dependencies: { drover: 'file:../drover-0.1.0.tgz' } }));
+  t.equal(installedSpec(join(project, 'node_modules', 'drover')), `file:${join(base, 'drover-0.1.0.tgz')}`, 'a relative file: spec, made absolute');
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ dependencies: { drover: 'git+https://git.example/drover.git#v0.1.0' } }));
+  t.equal(installedSpec(join(project, 'node_modules', 'drover')), 'git+https://git.example/drover.git#v0.1.0');
+  t.equal(installedSpec(ROOT), undefined, 'a clone of drover is not an install');
 });

@@ -196,8 +196,9 @@ export default routes;
 t.test('drover init from the installed package: npm install, npm test and npm start work as is', async (t) => {
   const bin = join(work, 'shop/node_modules/.bin/drover');
   t.ok(existsSync(bin), 'the previous test installed drover');
-  // A relative tarball path: init writes it as file:<absolute path>.
-  const out = await run(bin, ['init', 'blog', '--drover', `./pack/drover-${own.version}.tgz`], work);
+  // No --drover: init writes the spec the running drover was installed from (the shop's tarball,
+  // as an absolute file: path), since ^version would not install from the registry.
+  const out = await run(bin, ['init', 'blog'], work);
   t.match(out, /cd blog && npm install && npm test && npm start/);
   const project = join(work, 'blog');
   const pkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
@@ -223,4 +224,22 @@ t.test('drover init from the installed package: npm install, npm test and npm st
   t.match(server.lines.at(-1), { msg: 'stopped', exitCode: 0 });
   t.ok(server.lines.some((l) => l.msg === 'worker ready'), 'the startup hook ran');
   t.ok(server.lines.some((l) => l.msg === 'worker stopping'), 'the shutdown hook ran');
+
+  // As a PaaS slug: built, dev dependencies pruned (prom-client stays, as drover's peer), then the
+  // Procfile's commands exactly as written.
+  await run('npm', ['prune', '--omit=dev', ...NPM_FLAGS], project);
+  t.notOk(existsSync(join(project, 'node_modules/typescript')), 'pruned');
+  const procfile = Object.fromEntries(
+    readFileSync(join(project, 'Procfile'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim().split(/\s+/)] as const),
+  );
+  const [release, ...releaseArgs] = procfile.release as string[];
+  t.match(await run(join(project, release as string), releaseArgs, project), /^OK$/m, 'release: drover check passes');
+  const [web, ...webArgs] = procfile.web as string[];
+  const slug = await serve(join(project, web as string), webArgs, project);
+  t.equal((await fetch(`${slug.url}/hello/paas`)).status, 200);
+  process.kill(slug.pid, 'SIGTERM');
+  t.equal(await slug.exited, 0, 'web: serves, and exits 0 on SIGTERM');
 });

@@ -3,8 +3,9 @@
  * routes, a startup hook and one setting, a test through `drover/testing`, a Procfile and an
  * `.env.example`. Pure data here (path → text); `commands/init.ts` checks the directory and writes.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CliUsage, InitWouldOverwrite } from '../errors.js';
 
 /**
@@ -28,7 +29,7 @@ export function droverManifest(): DroverManifest {
   };
   const promClient = manifest.peerDependencies?.['prom-client'];
   if (!manifest.version || !promClient) {
-    throw new Error(`drover's package.json (${OWN_MANIFEST.pathname}) has no version or no prom-client peer dependency`);
+    throw new Error(`drover's package.json (${fileURLToPath(OWN_MANIFEST)}) has no version or no prom-client peer dependency`);
   }
   return { version: manifest.version, promClient };
 }
@@ -38,11 +39,31 @@ export function droverManifest(): DroverManifest {
  * as given, except that a path to an existing file or directory (a tarball from `npm pack`, a
  * clone) becomes `file:<absolute path>`, so the project does not depend on where init ran.
  */
-export function droverSpec(spec: string | undefined, version: string, cwd = process.cwd()): string {
-  if (spec === undefined) return `^${version}`;
+export function droverSpec(spec: string | undefined, version: string, cwd = process.cwd(), installed = installedSpec()): string {
+  if (spec === undefined) return installed ?? `^${version}`;
   if (spec === '') throw new CliUsage('--drover needs a version range, a tarball or directory path, or a git URL');
   const path = resolve(cwd, spec);
   return existsSync(path) ? `file:${path}` : spec;
+}
+
+/**
+ * How the running drover was installed, when it runs from a project's `node_modules/drover` —
+ * including npx's own (`npx --package=<tarball or git URL> drover init`): the spec in that
+ * project's package.json, with a relative `file:` path made absolute. drover is not on the npm
+ * registry, so `^<version>` alone would not install; the spec it came from does.
+ */
+export function installedSpec(root = fileURLToPath(new URL('../../../', import.meta.url))): string | undefined {
+  const modules = dirname(resolve(root));
+  if (basename(modules) !== 'node_modules') return undefined; // a clone of drover, not an install
+  const project = dirname(modules);
+  try {
+    const manifest = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    const spec = manifest.dependencies?.drover ?? manifest.devDependencies?.drover;
+    if (spec === undefined) return undefined;
+    return spec.startsWith('file:') ? `file:${resolve(project, spec.slice('file:'.length))}` : spec;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -52,8 +73,8 @@ export function droverSpec(spec: string | undefined, version: string, cwd = proc
 export function packageName(dir: string): string {
   const name = basename(resolve(dir))
     .toLowerCase()
-    .replace(/[^a-z0-9._~-]+/g, '-')
-    .replace(/^[._~-]+|-+$/g, '')
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[._-]+|-+$/g, '')
     .slice(0, 214);
   return name === '' || name === 'drover' ? 'drover-app' : name;
 }
@@ -86,13 +107,13 @@ export function scaffoldFiles(options: ScaffoldOptions): Readonly<Record<string,
         test: 'npm run build --silent && tap',
       },
       drover: { app: 'dist/app/index.js' },
-      dependencies: { drover: options.drover },
+      // prom-client is a runtime dependency of the app: drover's peer, and the app's own metrics.
+      dependencies: { drover: options.drover, 'prom-client': options.promClient },
       devDependencies: {
         '@types/node': '^20',
-        'prom-client': options.promClient,
         tap: '^21',
-        // tap 21 runs .ts tests through its ts-node fork; it needs a TypeScript with the JS compiler
-        // API (5.x), which the native TypeScript 7 no longer has.
+        // The 5.9 line: what drover is built with, and what tap 21's TypeScript support (its ts-node
+        // fork, driving TypeScript's JavaScript compiler API) runs the .ts tests with.
         typescript: '~5.9.0',
       },
       tap: { 'disable-coverage': true, include: ['test/**/*.test.ts'] },
@@ -216,6 +237,16 @@ dist/
   };
 }
 
+/** True when something occupies `path`: a file, a directory, a dangling symlink, or a file where a parent directory should be. */
+function inTheWay(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return true;
+    throw err;
+  }
+}
+
 /**
  * Writes `files` into `dir` (created if missing), but only when none of them exists yet: otherwise
  * it writes nothing and throws `DROVER_ERR_INIT_EXISTS` naming every file in the way.
@@ -224,7 +255,7 @@ export function writeScaffold(dir: string, files: Readonly<Record<string, string
   if (existsSync(dir) && !statSync(dir).isDirectory()) {
     throw new CliUsage(`${dir} exists and is not a directory; give drover init a new or empty directory`);
   }
-  const existing = Object.keys(files).filter((path) => existsSync(join(dir, path)));
+  const existing = Object.keys(files).filter((path) => inTheWay(join(dir, path)));
   if (existing.length > 0) throw new InitWouldOverwrite(dir, existing.join(', '));
   for (const [path, text] of Object.entries(files)) {
     const target = join(dir, path);

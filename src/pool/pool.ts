@@ -20,8 +20,13 @@ export function threadFailure(error: ThreadError): Error {
   return Object.assign(new Error(error.message), { code: error.code, appStack: error.appStack });
 }
 
-/** How long to wait before booting again after a replacement failed to boot. */
+/**
+ * After a replacement thread fails to boot (its import or startup hook fails, or passes
+ * BOOT_TIMEOUT), the next attempt waits 1 s, doubling up to a minute: the other threads keep
+ * serving, and a database that is down is not hammered by a boot loop.
+ */
 const REBOOT_DELAY_MS = 1000;
+const MAX_REBOOT_DELAY_MS = 60_000;
 
 /**
  * Events: `restart` (reason) whenever a thread is replaced, whoever noticed; `free` when a slot
@@ -135,7 +140,7 @@ export class WorkerPool extends EventEmitter {
         },
         (error: Error) => {
           this.emit('failure', error);
-          setTimeout(reboot, REBOOT_DELAY_MS).unref();
+          setTimeout(reboot, this.#backoffMs()).unref();
         },
       );
     };
@@ -150,8 +155,9 @@ export class WorkerPool extends EventEmitter {
   /** True when `slot` may be sent one more request now. */
   canTake(slot: WorkerSlot): boolean {
     if (slot.retiring || slot.dead || slot.inFlight >= this.perSlot) return false;
-    // A thread near MAX_REQUESTS gets no more than it may still serve: it never overshoots.
-    return slot.recycleAfter === 0 || slot.served + slot.inFlight < slot.recycleAfter;
+    // A thread near MAX_REQUESTS gets no more than it may still serve: it never overshoots, unless
+    // replacements are failing to boot: then it keeps serving past its limit rather than starve.
+    return slot.recycleAfter === 0 || slot.served + slot.inFlight < slot.recycleAfter || this.#bootFailures > 0;
   }
 
   /**
@@ -186,10 +192,16 @@ export class WorkerPool extends EventEmitter {
   /** Replaces a thread that reached MAX_REQUESTS or WORKER_RECYCLE_HEAP_MB, gracefully. */
   #recycle(slot: WorkerSlot, reason: 'max_requests' | 'memory'): void {
     if (slot.replacing || slot.retiring || slot.dead || this.#closing) return;
+    // A replacement failed to boot lately: the old thread keeps serving until the backoff ends.
+    if (performance.now() < this.#bootFailedUntil) return;
     const spare = this.#takeStandby();
     if (spare) this.#swap(slot, spare, reason);
     // No spare ready (two recycles at once): the worker keeps serving until its replacement is up.
-    else this.replace(slot, reason).catch((err: Error) => this.emit('failure', err));
+    else
+      this.replace(slot, reason).catch((err: Error) => {
+        this.emit('failure', err);
+        this.emit('free'); // the old thread may now serve past its limit (canTake): wake the queue
+      });
   }
 
   /**
@@ -211,6 +223,7 @@ export class WorkerPool extends EventEmitter {
       (err: Error) => {
         this.#standbyBooting = false;
         this.emit('failure', err);
+        this.emit('free');
       },
     );
   }
@@ -222,8 +235,28 @@ export class WorkerPool extends EventEmitter {
     return spare;
   }
 
+  #bootFailures = 0;
+  #bootFailedUntil = 0;
+
+  /** The wait before the next boot attempt after consecutive failures. */
+  #backoffMs(): number {
+    return Math.min(MAX_REBOOT_DELAY_MS, REBOOT_DELAY_MS * 2 ** Math.max(0, this.#bootFailures - 1));
+  }
+
   /** Starts a thread and waits for its app import; refuses one that cannot take over. */
   async #boot(): Promise<WorkerSlot> {
+    try {
+      const slot = await this.#tryBoot();
+      this.#bootFailures = 0;
+      return slot;
+    } catch (err) {
+      this.#bootFailures++;
+      this.#bootFailedUntil = performance.now() + this.#backoffMs();
+      throw err;
+    }
+  }
+
+  async #tryBoot(): Promise<WorkerSlot> {
     const fresh = this.#newSlot();
     const manifest = await fresh.boot();
     const refusal = !manifest.ok

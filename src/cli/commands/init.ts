@@ -3,37 +3,33 @@
  * `../scaffold.ts` for what it writes). Never overwrites: one existing file and nothing is written.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { CliUsage } from '../../errors.js';
 import { droverManifest, droverSpec, packageName, scaffoldFiles, writeScaffold } from '../scaffold.js';
-import type { Command } from './common.js';
+import { parseCommand, type Command } from './common.js';
 
 /** `dir` as a shell word, quoted only when it needs to be. */
 const shellWord = (dir: string): string => (/^[\w./@%+=:,-]+$/.test(dir) ? dir : `'${dir.replaceAll("'", "'\\''")}'`);
 
 export const init: Command = {
   usage: 'drover init [DIR] [--drover SPEC]',
-  summary: 'Scaffold a project in DIR (default: here): app, test, Procfile, .env.example; --drover sets the dependency spec.',
+  summary: 'Scaffold a project in DIR (default: here, created if missing): app, test, Procfile, .env.example. Never overwrites a file.',
+  options: {
+    drover: {
+      type: 'string',
+      description: 'The drover dependency to write (default: ^ this version); a path to a tarball or directory becomes file:<absolute path>.',
+    },
+  },
   async run(args) {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      options: { drover: { type: 'string' } },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (positionals.length > 1) {
-      throw new CliUsage(`drover init takes at most one DIR, got ${positionals.length}: ${positionals.join(' ')}`);
-    }
+    const { positionals, values } = parseCommand(init, args, 1);
     const given = positionals[0] ?? '.';
     const dir = resolve(given);
     const own = droverManifest();
     const files = scaffoldFiles({
       name: packageName(dir),
-      drover: droverSpec(values.drover, own.version),
+      drover: droverSpec(values.drover as string | undefined, own.version),
       promClient: own.promClient,
     });
     writeScaffold(dir, files);
-    const cd = resolve(given) === process.cwd() ? '' : `cd ${shellWord(given)} && `;
+    const cd = dir === process.cwd() ? '' : `cd ${shellWord(given)} && `;
     process.stdout.write(
       [
         `Created a drover project in ${dir}:`,
@@ -42,7 +38,7 @@ export const init: Command = {
         'Next steps:',
         `  ${cd}npm install && npm test && npm start`,
         '',
-        'npm start builds (tsc) and serves on PORT (default 8000); npm run dev reloads as you edit.',
+        'npm start builds (tsc) and serves on PORT (default 8000); npm run dev recompiles and reloads as you edit.',
         '',
       ].join('\n'),
     );
