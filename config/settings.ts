@@ -154,9 +154,10 @@ export const settingsTable = defineSettings({
   },
   SHUTDOWN_TIMEOUT: {
     parser: seconds(0, 3600),
-    default: 5,
+    default: 3,
     description:
-      'Time the app\'s `shutdown` hook has when a worker thread retires (recycle, reload, graceful stop). Past it the thread is stopped anyway and a warning logged.',
+      'Time the app\'s `shutdown` hook has when a worker thread retires (recycle, reload, graceful stop). Past it the thread is stopped anyway and an ' +
+      'error logged. On SIGTERM it follows the drain, so a stop takes at most GRACEFUL_TIMEOUT + SHUTDOWN_TIMEOUT (28 s by default, under the 30 s a PaaS waits).',
   },
   WORKER_RECYCLE_HEAP_MB: {
     parser: integer(0, 1_048_576),

@@ -62,10 +62,10 @@ export const AppRouteEntryInvalid = createError(
 /** Boot: the app's `startup`/`shutdown`/`settings` export has the wrong shape. (path, export, "as <what was found>; <what to do>") */
 export const AppExportInvalid = createError('DROVER_ERR_APP_EXPORT', 'the app module %s exports `%s` %s', 500);
 
-/** Boot: the app's startup hook threw or rejected. (pool, message) */
+/** Boot: the app's startup hook threw or rejected. (app path, pool, message) */
 export const StartupFailed = createError(
   'DROVER_ERR_APP_STARTUP',
-  'the app\'s startup hook failed in a worker thread of pool "%s": %s',
+  'the startup hook of the app module %s failed (pool "%s"): %s',
   500,
 );
 
@@ -181,6 +181,13 @@ export const ShuttingDown = createError(
 
 /** Reload: a replacement worker could not take over. (reason) */
 export const ReloadRefused = createError('DROVER_ERR_RELOAD_REFUSED', 'reload stopped, the running workers keep serving: %s', 500);
+
+/** A replacement thread (after a crash, a recycle, or a standby) could not boot. (reason) */
+export const WorkerBootFailed = createError(
+  'DROVER_ERR_WORKER_BOOT',
+  'a replacement worker thread could not take over, the running ones keep serving and it is retried with backoff: %s',
+  500,
+);
 
 /** reverse(): no route has that name. (name, known names) */
 export const ReverseUnknownName = createError(

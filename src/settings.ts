@@ -178,9 +178,11 @@ export function oneOf<T extends string>(choices: readonly T[]): Parser<T> {
   return {
     expected: `one of ${choices.join(', ')}`,
     parse(raw) {
+      // Any case matches; the value is the choice as declared.
       const v = raw.trim().toLowerCase();
-      if (!(choices as readonly string[]).includes(v)) throw new Error('not a choice');
-      return v as T;
+      const choice = choices.find((c) => c.toLowerCase() === v);
+      if (choice === undefined) throw new Error('not a choice');
+      return choice;
     },
   };
 }

@@ -2,10 +2,10 @@
 // overwrites. Fast: no npm install here (test/package.test.ts installs and runs a scaffold).
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import t from 'tap';
 import { settingsTable } from '../dist/config/settings.js';
-import { droverSpec, installedSpec, packageName } from '../dist/src/cli/scaffold.js';
+import { droverDependency, installedSpec, packageName } from '../dist/src/cli/scaffold.js';
 import { ROOT, runDrover } from './helpers/server.js';
 
 const FILES = ['package.json', 'tsconfig.json', 'app/settings.ts', 'app/index.ts', 'test/app.test.ts', 'Procfile', '.env.example', '.gitignore'];
@@ -103,16 +103,17 @@ t.test('init without DIR scaffolds the current directory, named after it', async
   t.match(stdout, /^ {2}npm install && npm test && npm start$/m, 'no cd when the project is here');
 });
 
-t.test('--drover SPEC: a path becomes file:<absolute path>, anything else is written as is', async (t) => {
+t.test('--drover SPEC: a tarball is vendored, a directory is a relative file: path, anything else is as given', async (t) => {
   const tarball = join(base, 'drover-9.9.9.tgz');
-  writeFileSync(tarball, '');
+  writeFileSync(tarball, 'tarball bytes');
   const fromPath = await runDrover(['init', 'from-tarball', '--drover', './drover-9.9.9.tgz'], {}, base);
   t.equal(fromPath.code, 0, fromPath.stderr);
-  t.equal(manifest(join(base, 'from-tarball')).dependencies.drover, `file:${tarball}`, 'relative to where init ran');
+  t.equal(manifest(join(base, 'from-tarball')).dependencies.drover, 'file:vendor/drover-9.9.9.tgz', 'the path is relative to where init ran');
+  t.equal(readFileSync(join(base, 'from-tarball', 'vendor', 'drover-9.9.9.tgz'), 'utf8'), 'tarball bytes', 'copied into the project');
 
   const fromDir = await runDrover(['init', 'from-clone', `--drover=${ROOT}`], {}, base);
   t.equal(fromDir.code, 0);
-  t.equal(manifest(join(base, 'from-clone')).dependencies.drover, `file:${ROOT.replace(/\/$/, '')}`);
+  t.equal(manifest(join(base, 'from-clone')).dependencies.drover, `file:${relative(join(base, 'from-clone'), ROOT)}`);
 
   const fromGit = await runDrover(['init', 'from-git', '--drover', 'github:acme/drover#v0.2.0'], {}, base);
   t.equal(fromGit.code, 0);
@@ -165,9 +166,13 @@ t.test('package names and dependency specs', async (t) => {
   t.equal(packageName('/srv/.hidden_'), 'hidden_');
   t.equal(packageName('/srv/drover'), 'drover-app', 'never drover itself');
   t.equal(packageName('/srv/!!!'), 'drover-app');
-  t.equal(droverSpec(undefined, '1.2.3'), '^1.2.3');
-  t.equal(droverSpec('next', '1.2.3', base), 'next');
-  t.equal(droverSpec('drover-9.9.9.tgz', '1.2.3', base), `file:${join(base, 'drover-9.9.9.tgz')}`);
+  t.same(droverDependency(undefined, '1.2.3', join(base, 'p'), base, undefined), { spec: '^1.2.3' });
+  t.same(droverDependency('next', '1.2.3', join(base, 'p'), base), { spec: 'next' });
+  t.same(droverDependency('drover-9.9.9.tgz', '1.2.3', join(base, 'p'), base), {
+    spec: 'file:vendor/drover-9.9.9.tgz',
+    vendor: { name: 'drover-9.9.9.tgz', from: join(base, 'drover-9.9.9.tgz') },
+  });
+  t.same(droverDependency(undefined, '1.2.3', join(base, 'p'), base, `file:${join(base, 'drover-9.9.9.tgz')}`).spec, 'file:vendor/drover-9.9.9.tgz', 'the installed-from tarball too');
 });
 
 t.test('without --drover, the spec the running drover was installed from (npx or a project)', async (t) => {

@@ -196,13 +196,14 @@ export default routes;
 t.test('drover init from the installed package: npm install, npm test and npm start work as is', async (t) => {
   const bin = join(work, 'shop/node_modules/.bin/drover');
   t.ok(existsSync(bin), 'the previous test installed drover');
-  // No --drover: init writes the spec the running drover was installed from (the shop's tarball,
-  // as an absolute file: path), since ^version would not install from the registry.
+  // No --drover: init depends on what the running drover was installed from (the shop's tarball),
+  // copied into the project, since ^version would not install from the registry.
   const out = await run(bin, ['init', 'blog'], work);
+  t.equal(readFileSync(join(work, 'blog', 'vendor', `drover-${own.version}.tgz`)).length, readFileSync(tarball).length, 'the tarball is vendored');
   t.match(out, /cd blog && npm install && npm test && npm start/);
   const project = join(work, 'blog');
   const pkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-  t.equal(pkg.dependencies.drover, `file:${tarball}`);
+  t.equal(pkg.dependencies.drover, `file:vendor/drover-${own.version}.tgz`);
 
   await run('npm', ['install', ...NPM_FLAGS], project);
   t.equal(await resolveFrom(project, 'drover'), join(project, 'node_modules/drover/dist/src/index.js'));

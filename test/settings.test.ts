@@ -33,7 +33,7 @@ t.test('defaults', async (t) => {
     METRICS_PORT: null,
     APP: null,
     BOOT_TIMEOUT: 30,
-    SHUTDOWN_TIMEOUT: 5,
+    SHUTDOWN_TIMEOUT: 3,
     WORKER_RECYCLE_HEAP_MB: 0,
   });
   t.ok(Object.isFrozen(s));

@@ -13,8 +13,12 @@ import { SourceMap, type SourceMapPayload } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** drover's own compiled code, whose frames say nothing about the app. */
-const DROVER_CODE = [fileURLToPath(new URL('../', import.meta.url)), fileURLToPath(new URL('../../config/', import.meta.url))];
+/** drover's own compiled code and its thread pool's, whose frames say nothing about the app. */
+const DROVER_CODE = [
+  fileURLToPath(new URL('../', import.meta.url)),
+  fileURLToPath(new URL('../../config/', import.meta.url)),
+  '/node_modules/piscina/',
+];
 
 const MAX_FRAMES = 12;
 

@@ -4,7 +4,7 @@
  * `.env.example`. Pure data here (path → text); `commands/init.ts` checks the directory and writes.
  */
 import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliUsage, InitWouldOverwrite } from '../errors.js';
 
@@ -34,16 +34,39 @@ export function droverManifest(): DroverManifest {
   return { version: manifest.version, promClient };
 }
 
+/** How the new project depends on drover: the spec, and a tarball to copy into it, if any. */
+export interface DroverDependency {
+  /** The spec written in package.json. */
+  readonly spec: string;
+  /** A tarball to copy to `vendor/<name>` in the project (the spec points there). */
+  readonly vendor?: { readonly name: string; readonly from: string };
+}
+
 /**
- * The dependency spec written for `drover`: `^<version>` of the running CLI, or `--drover SPEC`
- * as given, except that a path to an existing file or directory (a tarball from `npm pack`, a
- * clone) becomes `file:<absolute path>`, so the project does not depend on where init ran.
+ * How the project depends on drover: `--drover SPEC` if given, else the spec the running drover
+ * was installed from (installedSpec), else `^<version>`. A tarball (a path to a file, from
+ * `npm pack`) is copied into the project as `vendor/<name>` and depended on there, so the project
+ * installs the same on a laptop, in CI and on a PaaS build; a directory (a clone) becomes a
+ * `file:` path relative to the project; anything else (a range, a git URL) is written as is.
+ *
+ * @example
+ * droverDependency('./drover-0.1.0.tgz', '0.1.0', '/srv/blog')
+ * // { spec: 'file:vendor/drover-0.1.0.tgz', vendor: { name: 'drover-0.1.0.tgz', from: '/home/me/drover-0.1.0.tgz' } }
  */
-export function droverSpec(spec: string | undefined, version: string, cwd = process.cwd(), installed = installedSpec()): string {
-  if (spec === undefined) return installed ?? `^${version}`;
+export function droverDependency(
+  spec: string | undefined,
+  version: string,
+  project: string,
+  cwd = process.cwd(),
+  installed = installedSpec(),
+): DroverDependency {
   if (spec === '') throw new CliUsage('--drover needs a version range, a tarball or directory path, or a git URL');
-  const path = resolve(cwd, spec);
-  return existsSync(path) ? `file:${path}` : spec;
+  const chosen = spec ?? installed ?? `^${version}`;
+  const raw = chosen.startsWith('file:') ? chosen.slice('file:'.length) : chosen;
+  const path = resolve(cwd, raw);
+  if (!existsSync(path)) return { spec: chosen };
+  if (statSync(path).isDirectory()) return { spec: `file:${relative(project, path) || '.'}` };
+  return { spec: `file:vendor/${basename(path)}`, vendor: { name: basename(path), from: path } };
 }
 
 /**
@@ -251,7 +274,7 @@ function inTheWay(path: string): boolean {
  * Writes `files` into `dir` (created if missing), but only when none of them exists yet: otherwise
  * it writes nothing and throws `DROVER_ERR_INIT_EXISTS` naming every file in the way.
  */
-export function writeScaffold(dir: string, files: Readonly<Record<string, string>>): void {
+export function writeScaffold(dir: string, files: Readonly<Record<string, string | Uint8Array>>): void {
   if (existsSync(dir) && !statSync(dir).isDirectory()) {
     throw new CliUsage(`${dir} exists and is not a directory; give drover init a new or empty directory`);
   }

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { Settings } from '../../config/settings.js';
-import { ReloadRefused } from '../errors.js';
+import { ReloadRefused, WorkerBootFailed } from '../errors.js';
 import type { ManifestResult, PoolSpec, RouteInfo, ThreadError, WorkerData } from './protocol.js';
 import { WorkerSlot, type SlotCapacity } from './slot.js';
 
@@ -268,7 +268,7 @@ export class WorkerPool extends EventEmitter {
           : null;
     if (refusal) {
       await fresh.destroy();
-      throw new ReloadRefused(refusal);
+      throw Object.assign(new WorkerBootFailed(refusal), { reason: refusal });
     }
     return fresh;
   }
@@ -311,7 +311,13 @@ export class WorkerPool extends EventEmitter {
   async reload(): Promise<void> {
     for (const slot of [...this.#slots]) {
       if (this.#closing) return;
-      if (!slot.retiring && !slot.replacing && !slot.dead) await this.replace(slot, 'reload');
+      if (slot.retiring || slot.replacing || slot.dead) continue;
+      try {
+        await this.replace(slot, 'reload');
+      } catch (err) {
+        const reason = (err as { reason?: string }).reason;
+        throw reason === undefined ? err : new ReloadRefused(reason);
+      }
     }
   }
 

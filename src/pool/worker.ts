@@ -161,7 +161,7 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
       await loaded.startup(hookContext());
     } catch (err) {
       const error = threadError(err);
-      return { ok: false, error: { ...threadError(new StartupFailed(pool, error.message)), appStack: error.appStack } };
+      return { ok: false, error: { ...threadError(new StartupFailed(app, pool, error.message)), appStack: error.appStack } };
     }
   }
   started = true;

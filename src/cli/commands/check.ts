@@ -9,6 +9,8 @@ import { staticDirectory } from '../../server.js';
 import { describeSettings } from '../../settings.js';
 import { appPath, loadAppWithin, parseCommand, readSettings, type Command } from './common.js';
 
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 const SOURCES = { argument: 'the command line', APP: 'the APP setting', 'package.json': 'package.json', convention: 'the default location' };
 
 export const check: Command = {
@@ -27,7 +29,7 @@ export const check: Command = {
       'Settings:',
       ...describeSettings(settingsTable, settings).map((l) => `  ${l}`),
       ...(app.settings ? ['App settings:', ...describeSettings(app.settings, app.settingValues).map((l) => `  ${l}`)] : []),
-      `App: ${found.path} (from ${SOURCES[found.source]}; ${app.routes.length} routes, ${app.middleware.length} middleware)`,
+      `App: ${found.path} (from ${SOURCES[found.source]}; ${plural(app.routes.length, 'route')}, ${app.middleware.length} middleware)`,
       `Pools: ${pools.join(', ')} threads`,
       `Hooks: ${hooks.length > 0 ? hooks.join(', ') : 'none'}`,
       `Static files: ${staticRoot ? `${staticRoot} at ${settings.STATIC_URL}` : 'off (no STATIC_DIR folder)'}`,

@@ -2,8 +2,9 @@
  * `drover init [DIR] [--drover SPEC]`: scaffolds a new project that depends on drover (see
  * `../scaffold.ts` for what it writes). Never overwrites: one existing file and nothing is written.
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { droverManifest, droverSpec, packageName, scaffoldFiles, writeScaffold } from '../scaffold.js';
+import { droverDependency, droverManifest, packageName, scaffoldFiles, writeScaffold } from '../scaffold.js';
 import { parseCommand, type Command } from './common.js';
 
 /** `dir` as a shell word, quoted only when it needs to be. */
@@ -15,7 +16,8 @@ export const init: Command = {
   options: {
     drover: {
       type: 'string',
-      description: 'The drover dependency to write (default: ^ this version); a path to a tarball or directory becomes file:<absolute path>.',
+      description:
+        'The drover dependency to write: a git URL, a tarball (copied to vendor/ and depended on there) or a directory; default: what this drover was installed from, else ^ its version.',
     },
   },
   async run(args) {
@@ -23,11 +25,11 @@ export const init: Command = {
     const given = positionals[0] ?? '.';
     const dir = resolve(given);
     const own = droverManifest();
-    const files = scaffoldFiles({
-      name: packageName(dir),
-      drover: droverSpec(values.drover as string | undefined, own.version),
-      promClient: own.promClient,
-    });
+    const dependency = droverDependency(values.drover as string | undefined, own.version, dir);
+    const files: Record<string, string | Uint8Array> = {
+      ...scaffoldFiles({ name: packageName(dir), drover: dependency.spec, promClient: own.promClient }),
+      ...(dependency.vendor ? { [`vendor/${dependency.vendor.name}`]: readFileSync(dependency.vendor.from) } : {}),
+    };
     writeScaffold(dir, files);
     const cd = dir === process.cwd() ? '' : `cd ${shellWord(given)} && `;
     process.stdout.write(

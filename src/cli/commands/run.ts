@@ -42,7 +42,8 @@ export const run: Command = {
     if (module === undefined) throw new CliUsage('drover run needs a MODULE path, e.g. drover run dist/app/tasks/migrate.js');
     const { settings } = readSettings();
     const log = createLogger(settings, { task: module });
-    const app = await loadAppWithin(appPath(undefined, settings).path, settings);
+    const found = appPath(undefined, settings);
+    const app = await loadAppWithin(found.path, settings);
     const taskPath = resolveAppPath(module);
     if (!existsSync(taskPath)) throw new CliUsage(`the task module ${taskPath} does not exist`);
     const mod = (await import(pathToFileURL(taskPath).href)) as { default?: unknown };
@@ -56,7 +57,7 @@ export const run: Command = {
       } catch (err) {
         const error = err as Error & { code?: string };
         if (error.code === 'DROVER_ERR_BOOT_TIMEOUT') throw error;
-        throw Object.assign(new StartupFailed('task', error.message), { appStack: appStack(error) });
+        throw Object.assign(new StartupFailed(found.path, 'task', error.message), { appStack: appStack(error) });
       }
     }
     let code = 1;
