@@ -42,14 +42,19 @@ export const dev: Command = {
     let booting: Promise<void> | undefined;
     const compiled = (errors: number): void => {
       if (errors > 0) {
-        logger.warn({ errors }, server ? `TypeScript found ${errors} error(s): still serving the last good build` : `TypeScript found ${errors} error(s): fix them to start the server`);
-        if (server || booting) return;
+        if (server || booting) {
+          logger.warn({ errors }, `TypeScript found ${errors} error(s): still serving the last good build`);
+          return;
+        }
         // A build from before may exist: serve it meanwhile, saying so.
+        let built = true;
         try {
           appPath(positionals[0], settings);
         } catch {
-          return;
+          built = false;
         }
+        logger.warn({ errors }, `TypeScript found ${errors} error(s): ${built ? 'serving the last good build meanwhile' : 'fix them to start the server'}`);
+        if (!built) return;
       }
       if (server) {
         void server.reload('compiled');
@@ -58,7 +63,11 @@ export const dev: Command = {
       booting ??= startServer(settings, appPath(positionals[0], settings).path, logger, env).then(
         (started) => {
           server = started;
-          logger.info({ url: started.url, routes: started.routes.length }, 'listening');
+          const app = appPath(positionals[0], settings).path;
+          logger.info(
+            { url: started.url, metricsUrl: started.metricsUrl ?? `${started.url}/metrics`, workers: settings.WEB_CONCURRENCY, app, routes: started.routes.length },
+            'listening',
+          );
         },
         (err: Error) => {
           booting = undefined;
