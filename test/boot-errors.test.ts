@@ -9,12 +9,6 @@ import t, { type Test } from 'tap';
 import { CLI, ROOT, eventually, spawnDrover, type Env } from './helpers/server.js';
 
 /**
- * With source maps on (`--enable-source-maps`), Node itself maps drover's frames to its src/*.ts,
- * and appStack() only drops frames of the compiled dist/ folders: they reach the user.
- */
-const SOURCE_MAPPED_DROVER_FRAMES = "drover's own frames, source-mapped to src/*.ts, pass appStack()'s filter (src/app/app-errors.ts DROVER_CODE)";
-
-/**
  * The tests about stacks run drover both ways:
  * - 'source maps on': NODE_OPTIONS=--enable-source-maps, as TypeScript deployments often set it.
  *   (Under tap every node child has source maps on anyway: tap's processinfo puts its --import back
@@ -99,8 +93,7 @@ t.test('a .ts app path is refused: build it and serve the compiled dist/…js', 
       t.equal(count(r.stderr, 'DROVER_ERR_APP_TYPESCRIPT'), 1, `${what}: the code once`);
       t.notMatch(r.stdout, /listening/, `${what}: nothing served`);
       // drover's own refusal has no app code in it: nothing should follow the line.
-      const todo = command === 'serve' && mode === 'source maps on' ? { todo: SOURCE_MAPPED_DROVER_FRAMES } : {};
-      t.same(rest, [], `${what}: one line, no frames`, todo);
+            t.same(rest, [], `${what}: one line, no frames`);
     }
   }
 });
@@ -220,8 +213,7 @@ t.test("an import error is reported with the app's TypeScript file and line (sou
     const stack = frames(r.stderr);
     t.match(stack[0], /^\s+at .*\/app\/index\.ts:5:\d+\)?$/, `${mode}: the first frame is the .ts file and line`);
     t.notMatch(r.stderr, /index\.js:\d+/, `${mode}: no compiled frames`);
-    const todo = mode === 'source maps on' ? { todo: SOURCE_MAPPED_DROVER_FRAMES } : {};
-    t.ok(stack.length > 0 && stack.every((f) => f.includes(dir)), `${mode}: only the app's frames`, todo);
+        t.ok(stack.length > 0 && stack.every((f) => f.includes(dir)), `${mode}: only the app's frames`);
     t.notMatch(r.stdout, /listening/);
   }
 });
@@ -322,8 +314,7 @@ t.test('a startup hook that throws stops boot once, with its message', async (t)
     t.equal(count(r.stderr, 'DROVER_ERR_APP_STARTUP'), 1, `${mode}: the code once`);
     const stack = frames(r.stderr);
     t.match(stack[0], /^\s+at (Object\.)?startup \(.*\/app\.js:5:\d+\)$/, `${mode}: the hook's own frame, file:line`);
-    const todo = mode === 'source maps on' ? { todo: SOURCE_MAPPED_DROVER_FRAMES } : {};
-    t.ok(stack.every((f) => f.includes(dir)), `${mode}: only the app's frames`, todo);
+        t.ok(stack.every((f) => f.includes(dir)), `${mode}: only the app's frames`);
     t.notMatch(r.stdout, /listening/, `${mode}: no listening line`);
     const startups = readFileSync(join(dir, 'startups'), 'utf8').length;
     t.ok(startups >= 1 && startups <= 2, `${mode}: the hook ran at most once per thread, never retried (${startups})`);

@@ -17,6 +17,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const DROVER_CODE = [
   fileURLToPath(new URL('../', import.meta.url)),
   fileURLToPath(new URL('../../config/', import.meta.url)),
+  // The TypeScript sources drover ships: frames land there when source maps are on (--enable-source-maps).
+  fileURLToPath(new URL('../../../src/', import.meta.url)),
+  fileURLToPath(new URL('../../../config/', import.meta.url)),
   '/node_modules/piscina/',
 ];
 

@@ -97,7 +97,8 @@ async function importApp(path: string): Promise<AppModule> {
     if (/\b(require|exports|module|__dirname|__filename) is not defined in ES module scope/.test(message)) {
       throw new AppIsCommonJs(path, 'is CommonJS code (require/exports) in an ES module package');
     }
-    if (/Cannot use import statement outside a module|Unexpected token 'export'/.test(message)) {
+    const cycle = error?.code === 'ERR_REQUIRE_CYCLE_MODULE' && message.includes(path); // Node ≥ 20.19, an ESM file loaded as CommonJS
+    if (/Cannot use import statement outside a module|Unexpected token 'export'/.test(message) || cycle) {
       throw new AppIsCommonJs(path, 'uses import/export, but Node loaded it as CommonJS (the nearest package.json has no "type": "module")');
     }
     // An app setting read while the module was imported: the settings error is the whole story.

@@ -3,7 +3,7 @@
  * relative to the user's project (the working directory), never to drover's own package.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve, sep } from 'node:path';
 import { AppNotFound } from '../errors.js';
 
 /** The conventional places of a built app, tried in order after APP and package.json. */
@@ -81,7 +81,7 @@ export function findApp(argument: string | undefined, appSetting: string | null,
 function checked(path: string, source: AppSource): FoundApp {
   if (!existsSync(path)) {
     const from = source === 'argument' ? 'given on the command line' : source === 'APP' ? 'named by the APP setting' : 'named by "drover": { "app" } in package.json';
-    const hint = /\.[cm]?ts$/.test(path) ? '' : path.includes(`${join('dist', '')}`) ? ' (not built yet? run npm run build)' : '';
+    const hint = path.split(sep).includes('dist') ? ' (not built yet? run npm run build)' : '';
     throw new AppNotFound(`the app module ${path}, ${from}, does not exist${hint}`);
   }
   return { path, source };

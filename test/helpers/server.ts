@@ -63,7 +63,7 @@ export async function runDrover(
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout, stderr };
 }
 
@@ -78,7 +78,7 @@ export async function startDrover(options: StartOptions = {}): Promise<Drover> {
     for (const w of waiters) w();
   });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = once(child, 'exit');
+  const exited = once(child, 'close');
 
   const logs = (): LogLine[] => lines.map((l) => JSON.parse(l) as LogLine);
   const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> =>
