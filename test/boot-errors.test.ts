@@ -244,13 +244,17 @@ t.test('BOOT_TIMEOUT cuts a boot that never finishes, naming the stage', async (
     t.notMatch(r.stdout, /listening/);
   }
 
-  // check imports the app in the CLI process itself: an import that never settles must still fail it
-  // (rather than the event loop running dry and the process exiting 0).
-  const checked = await drover(t, ['check', 'hang-import.js'], env, dir);
-  t.not(checked.code, 0, 'check never exits 0 on an app that never loads');
-  t.equal(checked.signal, null);
-  t.match(lines(checked.stderr)[0], message('importing the app module /.*/hang-import\\.js'));
-  t.notMatch(checked.stdout, /^OK$/m);
+  // check and routes load the app in a thread of their own, as serve does: an import that never
+  // settles, or a busy loop, fails them too (never an exit 0 with nothing printed, never a hang).
+  for (const command of ['check', 'routes']) {
+    for (const file of ['hang-import.js', 'busy-import.js']) {
+      const checked = await drover(t, [command, file], env, dir);
+      t.equal(checked.code, 1, `${command} ${file}: exit 1`);
+      t.equal(checked.signal, null);
+      t.match(lines(checked.stderr)[0], message(`importing the app module /.*/${file.replace('.', '\\.')}`));
+      t.notMatch(checked.stdout, /^OK$/m);
+    }
+  }
 });
 
 t.test('SIGTERM during boot stops the process at once, saying why', async (t) => {

@@ -5,9 +5,10 @@
  */
 import { settingsTable } from '../../../config/settings.js';
 import { DEFAULT_POOL, checkPoolThreads } from '../../app/app-loader.js';
+import { inspectApp } from '../inspect.js';
 import { staticDirectory } from '../../server.js';
 import { describeSettings } from '../../settings.js';
-import { appPath, loadAppWithin, parseCommand, readSettings, type Command } from './common.js';
+import { appPath, parseCommand, readSettings, type Command } from './common.js';
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -18,18 +19,18 @@ export const check: Command = {
   summary: 'Validate the settings and APP as serve does at boot, print them (secrets masked) and OK; exit non-zero naming what is wrong.',
   async run(args) {
     const { positionals } = parseCommand(check, args, 1);
-    const { settings } = readSettings(); // a bad setting throws here, naming it
+    const { settings, env } = readSettings(); // a bad setting throws here, naming it
     const found = appPath(positionals[0], settings);
-    const app = await loadAppWithin(found.path, settings); // app settings are validated here too
+    const app = await inspectApp(found.path, settings, env); // app settings are validated here too
     checkPoolThreads(settings.POOL_THREADS, app.pools);
     const staticRoot = staticDirectory(settings);
     const pools = [`${DEFAULT_POOL}=${settings.WEB_CONCURRENCY}`, ...Object.entries(app.pools).map(([n, p]) => `${n}=${settings.POOL_THREADS[n] ?? p.threads}`)];
-    const hooks = (['startup', 'shutdown'] as const).filter((h) => app[h] !== null);
+    const hooks = app.hooks;
     const lines = [
       'Settings:',
       ...describeSettings(settingsTable, settings).map((l) => `  ${l}`),
-      ...(app.settings ? ['App settings:', ...describeSettings(app.settings, app.settingValues).map((l) => `  ${l}`)] : []),
-      `App: ${found.path} (from ${SOURCES[found.source]}; ${plural(app.routes.length, 'route')}, ${app.middleware.length} middleware)`,
+      ...(app.settings ? ['App settings:', ...app.settings.map((l) => `  ${l}`)] : []),
+      `App: ${found.path} (from ${SOURCES[found.source]}; ${plural(app.routes.length, 'route')}, ${app.middleware} middleware)`,
       `Pools: ${pools.join(', ')} threads`,
       `Hooks: ${hooks.length > 0 ? hooks.join(', ') : 'none'}`,
       `Static files: ${staticRoot ? `${staticRoot} at ${settings.STATIC_URL}` : 'off (no STATIC_DIR folder)'}`,

@@ -1,17 +1,17 @@
 /**
  * `drover routes [APP]`: the route table, one line per route (Django's show_urls).
  */
-import { describeRoutes } from '../../app/app-loader.js';
-import { appPath, loadAppWithin, parseCommand, readSettings, type Command } from './common.js';
+import { inspectApp } from '../inspect.js';
+import { appPath, parseCommand, readSettings, type Command } from './common.js';
 
 export const routes: Command = {
   usage: 'drover routes [APP]',
   summary: 'List the routes of APP: methods, pattern, name, timeout, pool.',
   async run(args) {
     const { positionals } = parseCommand(routes, args, 1);
-    const { settings } = readSettings();
-    const { routes: table } = await loadAppWithin(appPath(positionals[0], settings).path, settings);
-    const rows = describeRoutes(table).map((r) => [
+    const { settings, env } = readSettings();
+    const { routes: table } = await inspectApp(appPath(positionals[0], settings).path, settings, env);
+    const rows = table.map((r) => [
       r.methods.join(','),
       r.pattern,
       r.name ?? '-',
