@@ -80,9 +80,10 @@ export function appPath(positional: string | undefined, settings: Settings): Fou
 }
 
 /**
- * Imports and checks the app in this thread (`check`, `routes`, `run`), within BOOT_TIMEOUT: an
- * import that never settles fails with the stage named instead of hanging (or, worse, letting
- * the process exit 0 with nothing printed once the event loop runs dry).
+ * Imports and checks the app in this thread (`drover run`, whose task shares the app's module
+ * state), within BOOT_TIMEOUT: an import that never settles fails with the stage named instead of
+ * hanging (or, worse, letting the process exit 0 with nothing printed once the event loop runs
+ * dry). `check` and `routes` use inspectApp(), which also stops a busy loop.
  */
 export async function loadAppWithin(path: string, settings: Settings): Promise<LoadedApp> {
   return within(loadApp(path), settings.BOOT_TIMEOUT, `importing the app module ${path}`);
