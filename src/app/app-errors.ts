@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ThreadError } from '../pool/protocol.js';
 
 /** drover's own compiled code and its thread pool's, whose frames say nothing about the app. */
 const DROVER_CODE = [
@@ -86,4 +87,16 @@ export function appStack(error: unknown): string {
     .slice(0, MAX_FRAMES)
     .map(mapFrame);
   return [...excerpt.map((l) => `    ${l}`), ...frames].join('\n');
+}
+
+/**
+ * An error as plain data that can cross to another thread: its code, message and the app's frames
+ * of its stack (an error that already carries `appStack` keeps it).
+ *
+ * @example
+ * parentPort.postMessage({ ok: false, error: threadError(err) });
+ */
+export function threadError(err: unknown): ThreadError {
+  const error = err as Error & { code?: string; appStack?: string };
+  return { code: error?.code, message: String(error?.message ?? err), appStack: error?.appStack ?? appStack(error) };
 }

@@ -4,7 +4,7 @@
  * plain data. It runs no hook and serves nothing.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { appStack } from '../app/app-errors.js';
+import { threadError } from '../app/app-errors.js';
 import { describeRoutes, loadApp } from '../app/app-loader.js';
 import { describeSettings, setSettingsEnvironment } from '../settings.js';
 import type { AppReport, InspectData, InspectResult } from './inspect.js';
@@ -26,7 +26,6 @@ try {
   };
   result = { ok: true, report };
 } catch (err) {
-  const error = err as Error & { code?: string; appStack?: string };
-  result = { ok: false, error: { code: error?.code, message: String(error?.message ?? err), appStack: error?.appStack ?? appStack(error) } };
+  result = { ok: false, error: threadError(err) };
 }
 parentPort?.postMessage(result);

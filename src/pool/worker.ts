@@ -7,7 +7,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { register } from 'prom-client';
-import { appStack } from '../app/app-errors.js';
+import { threadError } from '../app/app-errors.js';
 import { describeRoutes, loadApp, type HookContext, type LoadedApp } from '../app/app-loader.js';
 import { StartupFailed } from '../errors.js';
 import type { Handler } from '../http.js';
@@ -38,12 +38,6 @@ const bootStage = new Int32Array(stage);
 const logChannel = new BroadcastChannel(channel);
 logChannel.unref();
 const logger = createLogger(settings, { worker: threadId }, channelDestination(logChannel));
-
-/** An error as plain data for the front, with the app's frames of its stack. */
-function threadError(err: unknown): ThreadError {
-  const error = err as Error & { code?: string; appStack?: string };
-  return { code: error?.code, message: String(error?.message ?? err), appStack: error?.appStack ?? appStack(error) };
-}
 
 // A failed import is kept and reported through the manifest task instead of crashing the thread:
 // piscina would otherwise respawn it, importing the broken app again and again.
