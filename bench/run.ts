@@ -60,6 +60,21 @@ interface Load {
   rps: number;
   p50: number;
   p99: number;
+  /** The front (main) thread's CPU time per request, in µs, when measured. */
+  frontUs?: number;
+}
+
+/** CPU time the process's main thread (the front) has run, in ns (/proc/PID/task/PID/schedstat). */
+function frontCpuNs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+}
+
+/** load(), plus the front thread's CPU per request of the server `pid` during it. */
+async function loadWithFrontCpu(url: string, pid: number): Promise<Load> {
+  const before = frontCpuNs(pid);
+  const result = await load(url);
+  const requests = result.rps * ROUND_SECONDS;
+  return { ...result, frontUs: requests > 0 ? (frontCpuNs(pid) - before) / 1000 / requests : 0 };
 }
 
 /** wrk when installed: written in C, it leaves more of a 2-core machine to the servers than autocannon. */
@@ -98,6 +113,7 @@ function average(loads: Load[]): Load {
     rps: loads.reduce((s, l) => s + l.rps, 0) / n,
     p50: loads.reduce((s, l) => s + l.p50, 0) / n,
     p99: loads.reduce((s, l) => s + l.p99, 0) / n,
+    frontUs: loads.reduce((s, l) => s + (l.frontUs ?? 0), 0) / n,
   };
 }
 
@@ -132,16 +148,21 @@ async function main(): Promise<void> {
   const plain = await start('plain');
   const droverIdleRss = rssMb(drover.child.pid as number);
   const plainIdleRss = rssMb(plain.child.pid as number);
-  out.push('| view | drover req/s | plain req/s | ratio | drover p50 / p99 ms | plain p50 / p99 ms |', '| --- | --- | --- | --- | --- | --- |');
+  out.push(
+    '| view | drover req/s | plain req/s | ratio | drover p50 / p99 ms | plain p50 / p99 ms | front CPU µs/req drover / plain |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  );
   for (const path of ['/hello', '/items/7', '/report']) {
     const d: Load[] = [];
     const p: Load[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      d.push(await load(drover.url + path));
-      p.push(await load(plain.url + path));
+      d.push(await loadWithFrontCpu(drover.url + path, drover.child.pid as number));
+      p.push(await loadWithFrontCpu(plain.url + path, plain.child.pid as number));
     }
     const [da, pa] = [average(d), average(p)];
-    out.push(`| \`${path}\` | ${fmt(da.rps)} | ${fmt(pa.rps)} | ${fmt(da.rps / pa.rps, 2)}× | ${fmt(da.p50, 2)} / ${fmt(da.p99, 2)} | ${fmt(pa.p50, 2)} / ${fmt(pa.p99, 2)} |`);
+    out.push(
+      `| \`${path}\` | ${fmt(da.rps)} | ${fmt(pa.rps)} | ${fmt(da.rps / pa.rps, 2)}× | ${fmt(da.p50, 2)} / ${fmt(da.p99, 2)} | ${fmt(pa.p50, 2)} / ${fmt(pa.p99, 2)} | ${fmt(da.frontUs ?? 0, 1)} / ${fmt(pa.frontUs ?? 0, 1)} (${fmt((da.frontUs ?? 0) / (pa.frontUs || 1), 2)}×) |`,
+    );
   }
 
   // Like for like: plain fastify with its own logger on (drover writes an access line per request).
@@ -149,14 +170,14 @@ async function main(): Promise<void> {
   const dl: Load[] = [];
   const pl: Load[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    dl.push(await load(`${drover.url}/hello`));
-    pl.push(await load(`${logged.url}/hello`));
+    dl.push(await loadWithFrontCpu(`${drover.url}/hello`, drover.child.pid as number));
+    pl.push(await loadWithFrontCpu(`${logged.url}/hello`, logged.child.pid as number));
   }
   await stop(logged);
   const [dla, pla] = [average(dl), average(pl)];
   out.push(
     '',
-    `Like for like, \`/hello\` against plain fastify with its logger on (\`Fastify({ logger: true })\`, to /dev/null as drover's access log is), alternating: drover ${fmt(dla.rps)} req/s, plain fastify with logger ${fmt(pla.rps)} req/s, ratio ${fmt(dla.rps / pla.rps, 2)}×.`,
+    `Like for like, \`/hello\` against plain fastify with its logger on (\`Fastify({ logger: true })\`, to /dev/null as drover's access log is), alternating: drover ${fmt(dla.rps)} req/s, plain fastify with logger ${fmt(pla.rps)} req/s, ratio ${fmt(dla.rps / pla.rps, 2)}×; front CPU per request drover ${fmt(dla.frontUs ?? 0, 1)} µs, plain with logger ${fmt(pla.frontUs ?? 0, 1)} µs (${fmt((dla.frontUs ?? 0) / (pla.frontUs || 1), 2)}×).`,
   );
 
   // Added latency of the hop at low load: sequential requests, alternating servers.
