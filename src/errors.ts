@@ -72,6 +72,20 @@ export const StartupFailed = createError(
 /** A worker thread retired and the app's shutdown hook failed or overran. (what happened) */
 export const ShutdownHookFailed = createError('DROVER_ERR_APP_SHUTDOWN', "the app's shutdown hook %s", 500);
 
+/** Boot: the worker thread stopped while importing the app or running its startup hook. (stage, cause) */
+export const AppThreadExited = createError(
+  'DROVER_ERR_APP_THREAD_EXIT',
+  'the worker thread stopped while %s (%s); app code must not call process.exit() or leave errors uncaught in timers and callbacks: throw instead',
+  500,
+);
+
+/** A command ended with nothing settled: the work it awaited never finished. */
+export const CliUnfinished = createError(
+  'DROVER_ERR_CLI_UNFINISHED',
+  'the command stopped before finishing: something it waited for (an import, a hook) never settled',
+  500,
+);
+
 /** Boot: a stage of boot passed BOOT_TIMEOUT. (stage, seconds) */
 export const BootTimedOut = createError(
   'DROVER_ERR_BOOT_TIMEOUT',

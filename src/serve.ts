@@ -153,7 +153,10 @@ export async function createServer(
     },
     async drain() {
       draining = true;
-      await reloading;
+      // A reload in progress stops after the thread it is replacing now; the drain does not wait
+      // for it (each replacement may take up to BOOT_TIMEOUT): a replacement that finishes
+      // booting after this is refused and stopped.
+      pools.stopReloading();
       // fastify.close() stops accepting, closes idle keep-alive connections, answers requests that
       // arrive on open connections with 503 (return503OnClosing), and resolves when every
       // in-flight request (queued ones included) has been answered.

@@ -405,7 +405,11 @@ export function renderSettingsTable(declared: SettingsTable | DeclaredSettings<S
         ? 'required'
         : spec.default === null
           ? 'unset'
-          : `\`${typeof spec.default === 'object' ? JSON.stringify(spec.default) : String(spec.default as string | number | boolean)}\``);
+          : typeof spec.default === 'function'
+            ? 'computed at boot'
+            : isSecret(spec)
+              ? '(secret)'
+              : `\`${typeof spec.default === 'object' ? JSON.stringify(spec.default) : String(spec.default as string | number | boolean)}\``);
     const secret = isSecret(spec) ? ' Secret: masked wherever settings are printed.' : '';
     return `| \`${name}\` | ${def} | ${spec.parser.expected} | ${spec.description}${secret} |`;
   });

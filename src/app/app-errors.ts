@@ -83,7 +83,7 @@ export function appStack(error: unknown): string {
   const excerpt = headline > 0 ? lines.slice(0, headline).filter((l) => l.trim() !== '') : [];
   const frames = lines
     .filter((l) => /^\s+at /.test(l))
-    .filter((l) => !l.includes('node:internal') && !DROVER_CODE.some((dir) => l.includes(dir)))
+    .filter((l) => !/\(node:|at node:/.test(l) && !DROVER_CODE.some((dir) => l.includes(dir)))
     .slice(0, MAX_FRAMES)
     .map(mapFrame);
   return [...excerpt.map((l) => `    ${l}`), ...frames].join('\n');
@@ -99,4 +99,15 @@ export function appStack(error: unknown): string {
 export function threadError(err: unknown): ThreadError {
   const error = err as Error & { code?: string; appStack?: string };
   return { code: error?.code, message: String(error?.message ?? err), appStack: error?.appStack ?? appStack(error) };
+}
+
+/**
+ * A ThreadError as an Error again, with its code and the app's stack (`appStack`, which the CLI
+ * prints under the message).
+ *
+ * @example
+ * if (!result.ok) throw threadFailure(result.error);
+ */
+export function threadFailure(error: ThreadError): Error {
+  return Object.assign(new Error(error.message), { code: error.code, appStack: error.appStack });
 }

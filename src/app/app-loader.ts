@@ -5,7 +5,6 @@
  * error saying what was found and what to do.
  */
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { isAbsolute, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
@@ -25,7 +24,7 @@ import {
 import type { Middleware } from '../http.js';
 import type { PoolSpec, RouteInfo } from '../pool/protocol.js';
 import { POOL_NAME, isRoute, type Route } from '../router.js';
-import { isDeclaredSettings, loadSettings, settingsEnvironment, type DeclaredSettings, type SettingsTable } from '../settings.js';
+import { isDeclaredSettings, type DeclaredSettings, type SettingsTable } from '../settings.js';
 import { appStack } from './app-errors.js';
 import { checkMetricsRegistry } from './metrics-registry.js';
 import { setReverseTable } from './reverse.js';
@@ -38,6 +37,13 @@ export const DEFAULT_POOL = 'default';
 /**
  * What the app's `startup` and `shutdown` hooks receive. `S` is the type of the app's `settings`
  * export (`HookContext<typeof settings>`).
+ *
+ * @example
+ * let pool: Pool;
+ * export async function startup(ctx: HookContext<typeof settings>) {
+ *   pool = new Pool({ connectionString: ctx.settings.DATABASE_URL, max: 5 });
+ * }
+ * export async function shutdown() { await pool.end(); }
  */
 export interface HookContext<S = Readonly<Record<string, unknown>>> {
   /** The worker pool this thread belongs to (`default`, a declared pool), or `task` in `drover run`. */
@@ -134,7 +140,9 @@ export async function loadApp(path: string): Promise<LoadedApp> {
     }
     settings = mod.settings;
   }
-  const settingValues = settings ? loadSettings(settings, settingsEnvironment()) : Object.freeze({});
+  // Read through the declared object, so validation and views see the very same values (a default
+  // computed by a function is evaluated once per thread, not once per reader).
+  const settingValues = settings ? Object.freeze(Object.fromEntries(Object.keys(settings).map((k) => [k, settings[k]]))) : Object.freeze({});
   const hook = (name: 'startup' | 'shutdown'): Hook | null => {
     const value = mod[name];
     if (value === undefined) return null;

@@ -4,13 +4,20 @@
 import { ReverseParamInvalid, ReverseUnknownName } from '../errors.js';
 import { compilePattern, converters, type CompiledPattern, type Converter, type Route } from '../router.js';
 
-let named = new Map<string, CompiledPattern>();
+/**
+ * The thread's table lives on a global symbol, not in this module: an app that resolves another
+ * copy of drover (a global CLI, a linked or nested install) calls that copy's reverse(), which
+ * must read the table the running drover loaded.
+ */
+const TABLE = Symbol.for('drover.reverseTable');
+const table = (): Map<string, CompiledPattern> =>
+  ((globalThis as Record<symbol, unknown>)[TABLE] as Map<string, CompiledPattern> | undefined) ?? new Map();
 
 /** Makes `routes` the table reverse() reads. drover calls it when a thread has loaded the app. */
 export function setReverseTable(routes: readonly Route[]): void {
-  const table = new Map<string, CompiledPattern>();
-  for (const r of routes) if (r.options.name !== undefined) table.set(r.options.name, compilePattern(r.pattern));
-  named = table;
+  const named = new Map<string, CompiledPattern>();
+  for (const r of routes) if (r.options.name !== undefined) named.set(r.options.name, compilePattern(r.pattern));
+  (globalThis as Record<symbol, unknown>)[TABLE] = named;
 }
 
 /**
@@ -21,6 +28,7 @@ export function setReverseTable(routes: readonly Route[]): void {
  * reverse('item', { id: 7 }) // '/items/7'
  */
 export function reverse(name: string, params: Readonly<Record<string, string | number>> = {}): string {
+  const named = table();
   const compiled = named.get(name);
   if (!compiled) throw new ReverseUnknownName(name, [...named.keys()].map((n) => `"${n}"`).join(', ') || 'none');
   const expected = new Set(compiled.params.map((p) => p.name));

@@ -4,7 +4,7 @@
  * app's own code failed) and exit non-zero; the web process's stdout carries JSON log lines only.
  */
 import { readFileSync } from 'node:fs';
-import { CliUsage } from '../errors.js';
+import { CliUnfinished, CliUsage } from '../errors.js';
 import { check } from './commands/check.js';
 import { optionList, type Command } from './commands/common.js';
 import { dev } from './commands/dev.js';
@@ -85,7 +85,8 @@ let verdict = false;
 // resolves) would otherwise end with exit code 0 and nothing printed once the event loop runs dry.
 process.on('exit', (code) => {
   if (verdict || code !== 0) return;
-  process.stderr.write('drover: DROVER_ERR_CLI_UNFINISHED: the command stopped before finishing: something it waited for (an import, a hook) never settled\n');
+  const error = new CliUnfinished();
+  process.stderr.write(`drover: ${error.code}: ${error.message}\n`);
   process.exitCode = 1;
 });
 

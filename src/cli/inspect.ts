@@ -6,9 +6,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Settings } from '../../config/settings.js';
-import { threadFailure } from '../pool/pool.js';
+import { threadError, threadFailure } from '../app/app-errors.js';
 import type { PoolSpec, RouteInfo, ThreadError } from '../pool/protocol.js';
-import { BootTimedOut } from '../errors.js';
+import { AppThreadExited, BootTimedOut } from '../errors.js';
 
 /** What the inspecting thread receives. */
 export interface InspectData {
@@ -48,11 +48,16 @@ export async function inspectApp(path: string, settings: Settings, env: InspectD
   });
   let timer: NodeJS.Timeout | undefined;
   try {
+    const stage = `importing the app module ${path}`;
+    const died = (cause: unknown): Error => {
+      const { message, appStack } = threadError(cause);
+      return Object.assign(new AppThreadExited(stage, message), { appStack });
+    };
     const result = await new Promise<InspectResult>((resolve, reject) => {
       worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the thread loading the app stopped (exit code ${code}) before it answered`)));
-      timer = setTimeout(() => reject(new BootTimedOut(String(settings.BOOT_TIMEOUT), `importing the app module ${path}`)), settings.BOOT_TIMEOUT * 1000);
+      worker.once('error', (err) => reject(died(err)));
+      worker.once('exit', (code) => reject(died(new Error(`exit code ${code}`))));
+      timer = setTimeout(() => reject(new BootTimedOut(String(settings.BOOT_TIMEOUT), stage)), settings.BOOT_TIMEOUT * 1000);
     });
     if (!result.ok) throw threadFailure(result.error);
     return result.report;

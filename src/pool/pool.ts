@@ -9,16 +9,12 @@ import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { Settings } from '../../config/settings.js';
 import { ReloadRefused, WorkerBootFailed } from '../errors.js';
-import type { ManifestResult, PoolSpec, RouteInfo, ThreadError, WorkerData } from './protocol.js';
+import { threadFailure } from '../app/app-errors.js';
+import type { ManifestResult, PoolSpec, RouteInfo, WorkerData } from './protocol.js';
 import { WorkerSlot, type SlotCapacity } from './slot.js';
 
 /** Why a worker thread was replaced (the `reason` label of drover_worker_restarts_total). */
 export type RestartReason = 'timeout' | 'crash' | 'memory' | 'max_requests' | 'reload';
-
-/** A ThreadError as an Error again, with its code and the app's stack. */
-export function threadFailure(error: ThreadError): Error {
-  return Object.assign(new Error(error.message), { code: error.code, appStack: error.appStack });
-}
 
 /**
  * After a replacement thread fails to boot (its import or startup hook fails, or passes
@@ -210,15 +206,29 @@ export class WorkerPool extends EventEmitter {
    */
   #standby: WorkerSlot | undefined;
   #standbyBooting = false;
+  /** Bumped by each reload: a standby booted for an older generation runs old code. */
+  #generation = 0;
 
   #prepareStandby(): void {
     if ((this.#settings.MAX_REQUESTS === 0 && this.#settings.WORKER_RECYCLE_HEAP_MB === 0) || this.#standby || this.#standbyBooting || this.#closing) return;
+    // While replacements fail to boot, the standby waits for the backoff too (one boot at a time).
+    const wait = Math.max(0, this.#bootFailedUntil - performance.now());
+    if (wait > 0) {
+      this.#standbyBooting = true;
+      setTimeout(() => {
+        this.#standbyBooting = false;
+        this.#prepareStandby();
+      }, wait).unref();
+      return;
+    }
     this.#standbyBooting = true;
+    const generation = this.#generation;
     this.#boot().then(
       (slot) => {
         this.#standbyBooting = false;
-        if (this.#closing) void slot.destroy();
+        if (this.#closing || generation !== this.#generation) void slot.close();
         else this.#standby = slot;
+        if (generation !== this.#generation) this.#prepareStandby();
       },
       (err: Error) => {
         this.#standbyBooting = false;
@@ -302,15 +312,38 @@ export class WorkerPool extends EventEmitter {
     if (slot.inFlight === 0) void this.#leave(slot);
   }
 
+  /** Retired threads still running their shutdown hook: close() and destroy() wait for them too. */
+  readonly #leaving = new Set<WorkerSlot>();
+
   async #leave(slot: WorkerSlot): Promise<void> {
     this.#retiring = this.#retiring.filter((s) => s !== slot);
-    await slot.close();
+    this.#leaving.add(slot);
+    try {
+      await slot.close();
+    } finally {
+      this.#leaving.delete(slot);
+    }
   }
 
-  /** Replaces every slot, one at a time, with threads that import the app afresh (SIGHUP). */
+  #reloadsStopped = false;
+
+  /** Stops a reload in progress after the thread it is replacing now (a drain is starting). */
+  stopReloading(): void {
+    this.#reloadsStopped = true;
+  }
+
+  /**
+   * Replaces every slot, one at a time, with threads that import the app afresh (SIGHUP). The
+   * standby, booted with the old code, is replaced too.
+   */
   async reload(): Promise<void> {
+    this.#generation++;
+    const stale = this.#standby;
+    this.#standby = undefined;
+    if (stale) void stale.close();
+    this.#prepareStandby();
     for (const slot of [...this.#slots]) {
-      if (this.#closing) return;
+      if (this.#closing || this.#reloadsStopped) return;
       if (slot.retiring || slot.replacing || slot.dead) continue;
       try {
         await this.replace(slot, 'reload');
@@ -330,10 +363,11 @@ export class WorkerPool extends EventEmitter {
   /** Lets running requests finish, then stops every thread. */
   async close(): Promise<void> {
     this.#closing = true;
+    // A leaving slot's close() is already under way; calling it again waits for the same end.
     await Promise.all(this.#all().map((s) => s.close()));
   }
 
   #all(): WorkerSlot[] {
-    return [...this.#slots, ...this.#retiring, ...(this.#standby ? [this.#standby] : [])];
+    return [...this.#slots, ...this.#retiring, ...this.#leaving, ...(this.#standby ? [this.#standby] : [])];
   }
 }

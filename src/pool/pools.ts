@@ -117,6 +117,11 @@ export class Pools {
     for (const m of this.#members.values()) await m.pool.reload();
   }
 
+  /** Stops a reload in progress after the threads it is replacing now (a drain is starting). */
+  stopReloading(): void {
+    for (const m of this.#members.values()) m.pool.stopReloading();
+  }
+
   /** Answers everything still queued or running with 503 (graceful timeout). */
   abandonAll(): void {
     for (const m of this.#members.values()) m.dispatcher.abandonAll();

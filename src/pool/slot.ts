@@ -13,7 +13,8 @@ import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Settings } from '../../config/settings.js';
-import { BootTimedOut, ShutdownHookFailed } from '../errors.js';
+import { threadError } from '../app/app-errors.js';
+import { AppThreadExited, BootTimedOut, ShutdownHookFailed } from '../errors.js';
 import { StartClaims } from './claims.js';
 import {
   BootStage,
@@ -127,9 +128,10 @@ export class WorkerSlot extends EventEmitter {
       resourceLimits: { maxOldGenerationSizeMb: settings.WORKER_MAX_MEMORY_MB },
       workerData: { ...workerData, stage } satisfies WorkerData,
     });
-    // piscina re-emits thread errors that hit no piscina task; the thread's own events below
-    // are what drover acts on, so this listener only keeps them from being unhandled.
-    this.#piscina.on('error', () => undefined);
+    // piscina re-emits thread errors that hit no piscina task; the thread's own events (boot()) are
+    // what drover acts on, so this listener keeps the last one, for a boot that dies, and keeps
+    // them from being unhandled.
+    this.#piscina.on('error', (err: Error) => (this.#lastError = err));
     const jitter = settings.MAX_REQUESTS > 0 ? Math.floor(Math.random() * (settings.MAX_REQUESTS_JITTER + 1)) : 0;
     this.recycleAfter = settings.MAX_REQUESTS > 0 ? settings.MAX_REQUESTS + jitter : 0;
   }
@@ -157,14 +159,24 @@ export class WorkerSlot extends EventEmitter {
   async boot(): Promise<ManifestResult> {
     const { port1, port2 } = new MessageChannel();
     let result: ManifestResult | 'timeout';
+    let timer: NodeJS.Timeout | undefined;
+    const task: ManifestTask = { kind: 'manifest', port: port2, claims: this.#claims.buffer, concurrency: this.#concurrency };
+    const manifest = this.#piscina.run(task, { transferList: [port2] }) as Promise<ManifestResult>;
+    manifest.catch(() => undefined); // after a timeout its rejection (the thread destroyed) is expected
     try {
-      const task: ManifestTask = { kind: 'manifest', port: port2, claims: this.#claims.buffer, concurrency: this.#concurrency };
-      const manifest = this.#piscina.run(task, { transferList: [port2] }) as Promise<ManifestResult>;
-      manifest.catch(() => undefined); // after a timeout its rejection (the thread destroyed) is expected
-      result = await Promise.race([manifest, sleep(this.#settings.BOOT_TIMEOUT * 1000)]);
+      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, this.#settings.BOOT_TIMEOUT * 1000, 'timeout')));
+      result = await Promise.race([manifest, timeout]);
+      // The timer and the answer crossed: a thread that is ready is not a timeout.
+      if (result === 'timeout' && Atomics.load(this.#stage, 0) === BootStage.ready) result = await manifest;
     } catch (err) {
+      // The thread died while importing or in the startup hook: say where, with the app's stack.
       port1.close();
-      return { ok: false, error: { message: (err as Error).message } };
+      const cause = this.#lastError ?? err;
+      const { message, appStack } = threadError(cause);
+      await this.destroy();
+      return { ok: false, error: { ...plain(new AppThreadExited(stageText(Atomics.load(this.#stage, 0), this.#app), message)), appStack } };
+    } finally {
+      clearTimeout(timer);
     }
     if (result === 'timeout') {
       port1.close();
@@ -288,15 +300,22 @@ export class WorkerSlot extends EventEmitter {
    * (bounded by SHUTDOWN_TIMEOUT; a failure is reported as `failure`, never blocks), then stops
    * the thread.
    */
-  async close(): Promise<void> {
-    this.#closing = true;
-    this.#port?.close();
-    if (this.#thread && !this.dead && !(await this.#shutdownHook())) {
-      await this.#piscina.destroy(); // the hook is still running: stop it with the thread
-      return;
-    }
-    await this.#piscina.close();
+  close(): Promise<void> {
+    // Once: a retiring slot's close() may be awaited again by the pool's own close().
+    this.#closed ??= (async () => {
+      this.#closing = true;
+      this.#port?.close();
+      if (this.#thread && !this.dead && !(await this.#shutdownHook())) {
+        await this.#piscina.destroy(); // the hook is still running: stop it with the thread
+        return;
+      }
+      await this.#piscina.close();
+    })();
+    return this.#closed;
   }
+
+  #closed: Promise<void> | undefined;
+  #destroyed = false;
 
   /** Runs the app's shutdown hook in the thread; false when it is still running at the deadline. */
   async #shutdownHook(): Promise<boolean> {
@@ -310,8 +329,17 @@ export class WorkerSlot extends EventEmitter {
       outcome = { ok: false, error: { message: (err as Error).message } };
     }
     if (outcome === 'timeout') {
-      this.emit('failure', new ShutdownHookFailed(`did not finish within SHUTDOWN_TIMEOUT (${this.#settings.SHUTDOWN_TIMEOUT} s); the thread was stopped`));
+      this.emit(
+        'failure',
+        new ShutdownHookFailed(
+          `did not finish within SHUTDOWN_TIMEOUT (${this.#settings.SHUTDOWN_TIMEOUT} s); the thread was stopped. Put timeouts on what it awaits, or raise SHUTDOWN_TIMEOUT`,
+        ),
+      );
       return false;
+    }
+    if (!outcome.ok && this.#destroyed) {
+      this.emit('failure', new ShutdownHookFailed('was cut off: GRACEFUL_TIMEOUT ran out and the thread was stopped'));
+      return true;
     }
     if (!outcome.ok) {
       this.emit('failure', Object.assign(new ShutdownHookFailed(`failed: ${outcome.error.message}`), { appStack: outcome.error.appStack }));
@@ -321,6 +349,7 @@ export class WorkerSlot extends EventEmitter {
 
   /** Stops the thread now, whatever it runs. */
   async destroy(): Promise<void> {
+    this.#destroyed = true;
     this.#closing = true;
     this.#port?.close();
     await this.#piscina.destroy();

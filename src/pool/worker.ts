@@ -9,6 +9,7 @@ import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:w
 import { register } from 'prom-client';
 import { threadError } from '../app/app-errors.js';
 import { describeRoutes, loadApp, type HookContext, type LoadedApp } from '../app/app-loader.js';
+import { checkMetricsRegistry } from '../app/metrics-registry.js';
 import { StartupFailed } from '../errors.js';
 import type { Handler } from '../http.js';
 import { channelDestination, createLogger } from '../logging.js';
@@ -28,7 +29,6 @@ import {
   type ResponseTuple,
   type ShutdownResult,
   type ShutdownTask,
-  type ThreadError,
   type WorkerData,
 } from './protocol.js';
 import type { Route } from '../router.js';
@@ -39,22 +39,10 @@ const logChannel = new BroadcastChannel(channel);
 logChannel.unref();
 const logger = createLogger(settings, { worker: threadId }, channelDestination(logChannel));
 
-// A failed import is kept and reported through the manifest task instead of crashing the thread:
-// piscina would otherwise respawn it, importing the broken app again and again.
 setSettingsEnvironment(env);
-Atomics.store(bootStage, 0, BootStage.importing);
 let loaded: LoadedApp | undefined;
 let routes: readonly Route[] = [];
 let handlers: readonly Handler[] = [];
-let loadError: ThreadError | undefined;
-try {
-  loaded = await loadApp(app);
-  routes = loaded.routes;
-  // Middleware chains are built once per thread, not per request.
-  handlers = buildHandlers(routes, loaded.middleware);
-} catch (err) {
-  loadError = threadError(err);
-}
 
 /** What the app's hooks receive in this thread. */
 const hookContext = (): HookContext => ({ pool, settings: loaded?.settings ?? {}, log: logger });
@@ -91,13 +79,13 @@ async function flush(): Promise<void> {
 }
 
 const recycleHeapBytes = settings.WORKER_RECYCLE_HEAP_MB * 1024 * 1024;
-let recycleAsked = false;
 
-/** True once, when this thread's heap first passes WORKER_RECYCLE_HEAP_MB (uWSGI's reload-on-rss). */
+/**
+ * True while this thread's heap is past WORKER_RECYCLE_HEAP_MB (uWSGI's reload-on-rss). Asked on
+ * every batch, not once: the pool may be unable to replace the thread yet (a boot backoff).
+ */
 function heapOverLimit(): boolean {
-  if (recycleHeapBytes === 0 || recycleAsked || getHeapStatistics().used_heap_size < recycleHeapBytes) return false;
-  recycleAsked = true;
-  return true;
+  return recycleHeapBytes > 0 && getHeapStatistics().used_heap_size >= recycleHeapBytes;
 }
 
 let claims: Int32Array<ArrayBufferLike> = new Int32Array(0);
@@ -147,8 +135,23 @@ function onBatch(batch: RequestBatch): void {
   startMore();
 }
 
+/**
+ * The thread's first task: import the app, run its startup hook, take the request channel. The
+ * import happens here, inside a piscina task, rather than at module top level: a thread that dies
+ * while importing (process.exit() in the app, an error thrown from a timer) then fails this task,
+ * which the front reports, instead of leaving it queued forever. A failed import is answered, not
+ * thrown, so piscina does not respawn the thread into the same broken app.
+ */
 async function manifest(task: ManifestTask): Promise<ManifestResult> {
-  if (loadError || !loaded) return { ok: false, error: loadError ?? { message: 'the app did not load' } };
+  Atomics.store(bootStage, 0, BootStage.importing);
+  try {
+    loaded = await loadApp(app);
+    routes = loaded.routes;
+    // Middleware chains are built once per thread, not per request.
+    handlers = buildHandlers(routes, loaded.middleware);
+  } catch (err) {
+    return { ok: false, error: threadError(err) };
+  }
   if (loaded.startup) {
     Atomics.store(bootStage, 0, BootStage.startup);
     try {
@@ -157,6 +160,11 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
       const error = threadError(err);
       return { ok: false, error: { ...threadError(new StartupFailed(app, pool, error.message)), appStack: error.appStack } };
     }
+  }
+  try {
+    checkMetricsRegistry(app); // again: a second prom-client may have come with the startup hook
+  } catch (err) {
+    return { ok: false, error: threadError(err) };
   }
   started = true;
   Atomics.store(bootStage, 0, BootStage.ready);

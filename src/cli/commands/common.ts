@@ -89,11 +89,19 @@ export async function loadAppWithin(path: string, settings: Settings): Promise<L
   return within(loadApp(path), settings.BOOT_TIMEOUT, `importing the app module ${path}`);
 }
 
-/** `work`, or a BootTimedOut naming `stage` after `seconds`. The timer keeps the process alive. */
-export async function within<T>(work: Promise<T>, seconds: number, stage: string): Promise<T> {
+/**
+ * `work`, or after `seconds` the error `timedOut()` makes (a BootTimedOut naming `stage` by
+ * default). The timer keeps the process alive meanwhile.
+ */
+export async function within<T>(
+  work: Promise<T>,
+  seconds: number,
+  stage: string,
+  timedOut: () => Error = () => new BootTimedOut(String(seconds), stage),
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BootTimedOut(String(seconds), stage)), seconds * 1000);
+    timer = setTimeout(() => reject(timedOut()), seconds * 1000);
   });
   try {
     return await Promise.race([work, timeout]);

@@ -80,12 +80,18 @@ export const dev: Command = {
       const match = SUMMARY.exec(line);
       if (match) compiled(Number(match[1]));
     });
-    const tscExited = new Promise<number>((resolve) => tsc.once('exit', (code) => resolve(code ?? 1)));
-    const stop = await Promise.race([signals.next(), tscExited.then(() => 'tsc exited' as const)]);
+    const tscExited = new Promise<'tsc exited'>((resolve) => tsc.once('exit', () => resolve('tsc exited')));
+    let stop = await Promise.race([signals.next(), tscExited]);
+    while (stop === 'SIGHUP') {
+      if (server) void server.reload('SIGHUP');
+      stop = await Promise.race([signals.next(), tscExited]);
+    }
     tsc.kill();
     logger.info({ signal: stop }, 'stopping');
-    await booting;
-    const code = server ? await server.drain() : 0;
+    // A first boot still under way is abandoned, not waited for (it may take up to BOOT_TIMEOUT):
+    // the process exits, its threads with it.
+    if (!server) return stop === 'tsc exited' ? 1 : 0;
+    const code = await server.drain();
     return stop === 'tsc exited' ? 1 : code;
   },
 };

@@ -9,8 +9,8 @@ import type { Logger } from 'pino';
 import type { Settings } from '../../../config/settings.js';
 import type { HookContext } from '../../app/app-loader.js';
 import { resolveAppPath } from '../../app/find-app.js';
-import { appStack } from '../../app/app-errors.js';
-import { CliUsage, StartupFailed } from '../../errors.js';
+import { threadError } from '../../app/app-errors.js';
+import { CliUsage, ShutdownHookFailed, StartupFailed } from '../../errors.js';
 import { createLogger } from '../../logging.js';
 import { appPath, loadAppWithin, readSettings, within, type Command } from './common.js';
 
@@ -46,19 +46,20 @@ export const run: Command = {
     const app = await loadAppWithin(found.path, settings);
     const taskPath = resolveAppPath(module);
     if (!existsSync(taskPath)) throw new CliUsage(`the task module ${taskPath} does not exist`);
-    const mod = (await import(pathToFileURL(taskPath).href)) as { default?: unknown };
-    if (typeof mod.default !== 'function') {
-      throw new CliUsage(`${module} must export default a function (args, { settings, drover, log }) => exitCode`);
-    }
     const hookContext: HookContext = { pool: 'task', settings: app.settings ?? {}, log };
     if (app.startup) {
       try {
         await within(Promise.resolve().then(() => app.startup?.(hookContext)), settings.BOOT_TIMEOUT, "running the app's startup hook");
       } catch (err) {
-        const error = err as Error & { code?: string };
-        if (error.code === 'DROVER_ERR_BOOT_TIMEOUT') throw error;
-        throw Object.assign(new StartupFailed(found.path, 'task', error.message), { appStack: appStack(error) });
+        if ((err as { code?: unknown } | null)?.code === 'DROVER_ERR_BOOT_TIMEOUT') throw err;
+        const { message, appStack } = threadError(err); // whatever was thrown, an Error or not
+        throw Object.assign(new StartupFailed(found.path, 'task', message), { appStack });
       }
+    }
+    // Imported after startup: the task's own top-level code sees what startup prepared.
+    const mod = (await import(pathToFileURL(taskPath).href)) as { default?: unknown };
+    if (typeof mod.default !== 'function') {
+      throw new CliUsage(`${module} must export default a function (args, { settings, drover, log }) => exitCode`);
     }
     let code = 1;
     try {
@@ -69,10 +70,12 @@ export const run: Command = {
       log.error({ err }, 'task failed');
     }
     if (app.shutdown) {
+      const timeout = () => new ShutdownHookFailed(`did not finish within SHUTDOWN_TIMEOUT (${settings.SHUTDOWN_TIMEOUT} s). Put timeouts on what it awaits, or raise SHUTDOWN_TIMEOUT`);
       try {
-        await within(Promise.resolve().then(() => app.shutdown?.(hookContext)), settings.SHUTDOWN_TIMEOUT, "running the app's shutdown hook");
+        await within(Promise.resolve().then(() => app.shutdown?.(hookContext)), settings.SHUTDOWN_TIMEOUT, "running the app's shutdown hook", timeout);
       } catch (err) {
-        log.error({ err }, "the app's shutdown hook failed");
+        const error = (err as { code?: unknown } | null)?.code === 'DROVER_ERR_APP_SHUTDOWN' ? (err as Error) : new ShutdownHookFailed(`failed: ${threadError(err).message}`);
+        log.error({ err: error }, error.message);
       }
     }
     return code;
