@@ -15,7 +15,7 @@ t.test('values come from the environment drover read, typed and validated', asyn
 t.test('a bad app setting stops boot naming the variable and the value', async (t) => {
   await t.rejects(testClient(fixture('hooks.js'), { env: { SHUTDOWN_MODE: 'sometimes', WEB_CONCURRENCY: '1' } }), {
     code: 'DROVER_ERR_SETTINGS_INVALID',
-    message: 'setting SHUTDOWN_MODE="sometimes" is invalid: expected one of ok, hang, throw',
+    message: 'setting SHUTDOWN_MODE="sometimes" is invalid: expected one of ok, hang, throw, slow',
   });
 });
 
@@ -62,4 +62,17 @@ t.test("an app's settings table renders for its own README", async (t) => {
       '| `PAGE_SIZE` | `10` | an integer from 1 to 100 | Items per page. |',
     ].join('\n'),
   );
+});
+
+t.test('a computed default and a secret default are not printed in the table; oneOf keeps the declared case', async (t) => {
+  const settings = defineSettings({
+    WORKERS: { parser: integer(1, 64), default: () => 4, description: 'Workers.' },
+    TOKEN: { parser: secret(), default: 'dev-token', description: 'Token.' },
+    MODE: { parser: oneOf(['Fast', 'Safe']), default: 'Safe' as 'Fast' | 'Safe', description: 'Mode.' },
+  });
+  const table = renderSettingsTable(settings);
+  t.match(table, '| `WORKERS` | computed at boot |');
+  t.match(table, '| `TOKEN` | (secret) |');
+  t.notMatch(table, /dev-token|=> 4/);
+  t.equal(loadSettings(settings, { MODE: 'fast' }).MODE, 'Fast');
 });

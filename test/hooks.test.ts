@@ -88,3 +88,28 @@ t.test('a replacement whose startup fails is retried with backoff while the old 
     return (sample(await scrape(server.url), 'drover_worker_restarts_total{pool="default",reason="max_requests"}') ?? 0) > before;
   }, 20_000);
 });
+
+t.test('a reload runs the old threads\' shutdown hooks and replaces the standby, so no old code serves again', async (t) => {
+  const server = await startDrover({ app, env: { WEB_CONCURRENCY: '1', MAX_REQUESTS: '2', GREETING: 'one' } });
+  t.teardown(() => server.stop());
+  const first = (await (await fetch(`${server.url}/who`)).json()) as { thread: number };
+  await eventually(() => server.logs().filter((l) => l.msg === 'startup hook').length === 2); // the thread and its standby
+  const standby = server.logs().filter((l) => l.msg === 'startup hook').map((l) => l.thread as number).find((id) => id !== first.thread);
+  server.child.kill('SIGHUP');
+  await server.waitForLog((l) => l.msg === 'workers reloaded');
+  await server.waitForLog((l) => l.msg === 'shutdown hook' && l.thread === first.thread);
+  await server.waitForLog((l) => l.msg === 'shutdown hook' && l.thread === standby);
+  const served = new Set<number>();
+  for (let i = 0; i < 8; i++) served.add(((await (await fetch(`${server.url}/who`)).json()) as { thread: number }).thread);
+  t.notOk(served.has(first.thread) || served.has(standby as number), 'neither the old thread nor the old standby serves after the reload');
+});
+
+t.test('SIGTERM right after a recycle waits for the retiring thread\'s shutdown hook', async (t) => {
+  const server = await startDrover({ app, env: { WEB_CONCURRENCY: '1', MAX_REQUESTS: '1', SHUTDOWN_MODE: 'slow' } });
+  const first = (await (await fetch(`${server.url}/who`)).json()) as { thread: number };
+  await server.waitForLog((l) => l.msg === 'shutdown hook' && l.thread === first.thread);
+  t.equal(await server.stop(), 0);
+  const lines = server.logs();
+  const done = lines.findIndex((l) => l.msg === 'shutdown hook done' && l.thread === first.thread);
+  t.ok(done !== -1 && done < lines.findIndex((l) => l.msg === 'stopped'), 'the retiring thread finished its hook before the process stopped');
+});
