@@ -13,7 +13,7 @@ export type { Method, Route, RouteOptions, ParamsOf, Converter, ConverterName } 
 export { json, text, html, bytes, redirect, httpError, HttpError, withHeaders } from './http.js';
 export type { Request, View, HttpResponse, ResponseInit, Handler, Middleware } from './http.js';
 export { reverse } from './app/reverse.js';
-export type { HookContext, Hook } from './app/app-loader.js';
+export type { HookContext, Hook, TaskContext } from './app/contexts.js';
 export {
   defineSettings,
   renderSettingsTable,
@@ -31,5 +31,4 @@ export {
 } from './settings.js';
 export type { Parser, SettingSpec, SettingsTable, SettingsOf, DeclaredSettings } from './settings.js';
 export type { PoolSpec } from './pool/protocol.js';
-export type { TaskContext } from './cli/commands/run.js';
 export type { Settings } from '../config/settings.js';

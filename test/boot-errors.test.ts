@@ -93,7 +93,7 @@ t.test('a .ts app path is refused: build it and serve the compiled dist/…js', 
       t.equal(count(r.stderr, 'DROVER_ERR_APP_TYPESCRIPT'), 1, `${what}: the code once`);
       t.notMatch(r.stdout, /listening/, `${what}: nothing served`);
       // drover's own refusal has no app code in it: nothing should follow the line.
-            t.same(rest, [], `${what}: one line, no frames`);
+      t.same(rest, [], `${what}: one line, no frames`);
     }
   }
 });
@@ -213,7 +213,7 @@ t.test("an import error is reported with the app's TypeScript file and line (sou
     const stack = frames(r.stderr);
     t.match(stack[0], /^\s+at .*\/app\/index\.ts:5:\d+\)?$/, `${mode}: the first frame is the .ts file and line`);
     t.notMatch(r.stderr, /index\.js:\d+/, `${mode}: no compiled frames`);
-        t.ok(stack.length > 0 && stack.every((f) => f.includes(dir)), `${mode}: only the app's frames`);
+    t.ok(stack.length > 0 && stack.every((f) => f.includes(dir)), `${mode}: only the app's frames`);
     t.notMatch(r.stdout, /listening/);
   }
 });
@@ -318,7 +318,7 @@ t.test('a startup hook that throws stops boot once, with its message', async (t)
     t.equal(count(r.stderr, 'DROVER_ERR_APP_STARTUP'), 1, `${mode}: the code once`);
     const stack = frames(r.stderr);
     t.match(stack[0], /^\s+at (Object\.)?startup \(.*\/app\.js:5:\d+\)$/, `${mode}: the hook's own frame, file:line`);
-        t.ok(stack.every((f) => f.includes(dir)), `${mode}: only the app's frames`);
+    t.ok(stack.every((f) => f.includes(dir)), `${mode}: only the app's frames`);
     t.notMatch(r.stdout, /listening/, `${mode}: no listening line`);
     const startups = readFileSync(join(dir, 'startups'), 'utf8').length;
     t.ok(startups >= 1 && startups <= 2, `${mode}: the hook ran at most once per thread, never retried (${startups})`);

@@ -87,7 +87,11 @@ t.test(".env.example names the app's setting and drover's main ones, each a real
   t.equal(code, 0);
   const text = readFileSync(join(base, 'env-check', '.env.example'), 'utf8');
   const named = [...text.matchAll(/^# ([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1] as string);
-  t.same(named, ['GREETING', 'PORT', 'WEB_CONCURRENCY', 'LOG_LEVEL', 'REQUEST_TIMEOUT', 'GRACEFUL_TIMEOUT', 'BOOT_TIMEOUT']);
+  t.same(named, ['GREETING', 'PORT', 'WEB_CONCURRENCY', 'LOG_LEVEL', 'REQUEST_TIMEOUT', 'GRACEFUL_TIMEOUT', 'SHUTDOWN_TIMEOUT', 'BOOT_TIMEOUT']);
+  // Generated from the settings table: the defaults shown are drover's.
+  t.match(text, /^# PORT=8000$/m);
+  t.match(text, /^# SHUTDOWN_TIMEOUT=3$/m);
+  t.match(text, /Default: number of available cores; accepts an\n# integer from 1 to 1024\.\n# WEB_CONCURRENCY=$/m);
   const known = Object.keys(settingsTable);
   for (const name of named.slice(1)) t.ok(known.includes(name), `${name} is one of drover's settings`);
   for (const name of named) t.match(text, new RegExp(`^# [^\\n]+\\n# ${name}=`, 'm'), `${name} has a comment saying what it does`);

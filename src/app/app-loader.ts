@@ -7,7 +7,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Logger } from 'pino';
 import {
   AppExportInvalid,
   AppImportFailed,
@@ -26,6 +25,9 @@ import type { PoolSpec, RouteInfo } from '../pool/protocol.js';
 import { POOL_NAME, isRoute, type Route } from '../router.js';
 import { isDeclaredSettings, type DeclaredSettings, type SettingsTable } from '../settings.js';
 import { appStack } from './app-errors.js';
+import type { Hook } from './contexts.js';
+
+export type { Hook, HookContext } from './contexts.js';
 import { checkMetricsRegistry } from './metrics-registry.js';
 import { setReverseTable } from './reverse.js';
 
@@ -33,30 +35,6 @@ export { resolveAppPath } from './find-app.js';
 
 /** The pool every route without a `pool` option runs in; sized by WEB_CONCURRENCY. */
 export const DEFAULT_POOL = 'default';
-
-/**
- * What the app's `startup` and `shutdown` hooks receive. `S` is the type of the app's `settings`
- * export (`HookContext<typeof settings>`).
- *
- * @example
- * let pool: Pool;
- * export async function startup(ctx: HookContext<typeof settings>) {
- *   pool = new Pool({ connectionString: ctx.settings.DATABASE_URL, max: 5 });
- * }
- * export async function shutdown() { await pool.end(); }
- */
-export interface HookContext<S = Readonly<Record<string, unknown>>> {
-  /** The worker pool this thread belongs to (`default`, a declared pool), or `task` in `drover run`. */
-  readonly pool: string;
-  /** The app's settings (its `settings` export), validated. */
-  readonly settings: S;
-  /** A pino logger bound to this thread. */
-  readonly log: Logger;
-}
-
-/** A lifecycle hook: `startup(ctx)` or `shutdown(ctx)`, sync or async. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Hook = (ctx: HookContext<any>) => unknown;
 
 /** What an app module provides. */
 export interface LoadedApp {

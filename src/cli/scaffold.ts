@@ -6,7 +6,9 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { settingsTable } from '../../config/settings.js';
 import { CliUsage, InitWouldOverwrite } from '../errors.js';
+import { tableOf, type SettingSpec, type SettingsTable } from '../settings.js';
 
 /**
  * drover's own package.json. This module runs as `dist/src/cli/scaffold.js`, so the package root
@@ -113,6 +115,39 @@ export interface ScaffoldOptions {
 }
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
+
+/** drover's settings that `.env.example` shows, the ones a new project is most likely to set. */
+const ENV_EXAMPLE_SETTINGS = ['PORT', 'WEB_CONCURRENCY', 'LOG_LEVEL', 'REQUEST_TIMEOUT', 'GRACEFUL_TIMEOUT', 'SHUTDOWN_TIMEOUT', 'BOOT_TIMEOUT'] as const;
+
+/** Text wrapped to `width` columns, each line behind `# `. */
+function comment(text: string, width = 98): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(`# ${line}`);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(`# ${line}`);
+  return lines;
+}
+
+/**
+ * `.env.example` lines for drover's settings `names`, from the one settings table (description,
+ * what is accepted, the default), so the file never drifts from what drover reads.
+ */
+function droverEnvExample(names: readonly string[]): string {
+  const table: SettingsTable = tableOf(settingsTable);
+  return names
+    .map((name) => {
+      const spec = table[name] as SettingSpec<unknown>;
+      const value = typeof spec.default === 'function' || spec.default === null || spec.default === undefined ? '' : String(spec.default as string | number);
+      const shown = spec.defaultText ?? (value === '' ? 'unset' : value);
+      return [...comment(`${spec.description.replaceAll('`', '')} Default: ${shown}; accepts ${spec.parser.expected}.`), `# ${name}=${value}`, ''].join('\n');
+    })
+    .join('\n');
+}
 
 /** Every file of a new project, by path relative to the project directory. */
 export function scaffoldFiles(options: ScaffoldOptions): Readonly<Record<string, string>> {
@@ -233,24 +268,7 @@ release: node_modules/.bin/drover check dist/app/index.js
 
 # --- drover's main settings (the README lists them all) ---
 
-# TCP port the web server listens on; 0 picks a free one. A PaaS sets it.
-# PORT=8000
-
-# Worker threads that run the views. Default: the number of available cores.
-# WEB_CONCURRENCY=4
-
-# Lowest level logged (JSON lines on stdout): fatal, error, warn, info, debug, trace or silent.
-# LOG_LEVEL=info
-
-# Seconds a request may take, queue time included, before it is answered 504.
-# REQUEST_TIMEOUT=25
-
-# On SIGTERM/SIGINT, seconds for in-flight requests to finish before the process exits.
-# GRACEFUL_TIMEOUT=25
-
-# Seconds a worker thread has to import the app and run its startup hook before boot fails.
-# BOOT_TIMEOUT=30
-`,
+${droverEnvExample(ENV_EXAMPLE_SETTINGS)}`,
 
     '.gitignore': `node_modules/
 dist/

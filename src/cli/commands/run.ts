@@ -5,33 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import type { Logger } from 'pino';
-import type { Settings } from '../../../config/settings.js';
-import type { HookContext } from '../../app/app-loader.js';
+import type { HookContext, TaskContext } from '../../app/contexts.js';
 import { resolveAppPath } from '../../app/find-app.js';
 import { threadError } from '../../app/app-errors.js';
 import { CliUsage, ShutdownHookFailed, StartupFailed } from '../../errors.js';
 import { createLogger } from '../../logging.js';
 import { appPath, loadAppWithin, readSettings, within, type Command } from './common.js';
-
-/**
- * What an admin task's default export receives after its arguments. `S` is the type of the app's
- * `settings` export (`TaskContext<typeof settings>`).
- *
- * @example
- * export default function migrate(args: string[], { settings, log }: TaskContext<typeof appSettings>) {
- *   log.info({ db: settings.DATABASE_URL }, 'migrating');
- *   return 0;
- * }
- */
-export interface TaskContext<S = Readonly<Record<string, unknown>>> {
-  /** The app's settings (its `settings` export), validated, as in views and hooks. */
-  readonly settings: S;
-  /** drover's own settings, the same frozen values as the web process's. */
-  readonly drover: Settings;
-  /** The same JSON logger, bound to `task`. */
-  readonly log: Logger;
-}
 
 export const run: Command = {
   usage: 'drover run MODULE [ARGS...]',
