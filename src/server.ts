@@ -12,6 +12,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
+import { DEFAULT_POOL } from './app/app-loader.js';
 import { ClientGone, type Dispatcher } from './pool/dispatch.js';
 import { SettingInvalid } from './errors.js';
 import { debugPage, errorPayload, escapeHtml } from './http.js';
@@ -207,8 +208,16 @@ export function buildFront(options: FrontOptions): FastifyInstance {
     done();
   });
 
+  // The app's notFound view (Django's handler404), when it has one: a view like any other, in the
+  // default pool, at the index after the routes; DEBUG keeps the technical 404 (as Django does).
+  const notFoundView: RouteInfo | null =
+    pools.notFoundView && !settings.DEBUG
+      ? { id: options.routes.length, methods: [], pattern: UNMATCHED_ROUTE, name: null, timeout: null, pool: DEFAULT_POOL }
+      : null;
+  const defaultDispatcher = pools.dispatcher(DEFAULT_POOL);
   app.setNotFoundHandler((request, reply) => {
     request.routeLabel = UNMATCHED_ROUTE;
+    if (notFoundView) return dispatchView(notFoundView, {}, defaultDispatcher, settings.REQUEST_TIMEOUT, access, request, reply);
     const message = `no route matches ${request.method} ${request.url.split('?')[0]}`;
     if (!settings.DEBUG) return sendError(reply, 404, message);
     // DEBUG: list the patterns tried, as Django's technical 404 page does.
@@ -331,6 +340,19 @@ function handleView(
     reply.callNotFound();
     return;
   }
+  dispatchView(info, params, dispatcher, timeout, access, request, reply);
+}
+
+/** Sends a request to the view `info` (a route's, or the app's notFound view) and answers. */
+function dispatchView(
+  info: RouteInfo,
+  params: Record<string, string | number>,
+  dispatcher: Dispatcher,
+  timeout: number,
+  access: AccessRecorder,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
   const url = request.url;
   const q = url.indexOf('?');
   const body = request.body instanceof Buffer && request.body.byteLength > 0 ? ownedBuffer(request.body) : null;

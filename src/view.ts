@@ -22,6 +22,7 @@ import {
   type Request,
 } from './http.js';
 import { ownedBuffer, type HeaderPairs, type RequestTask, type ResponseEnvelope } from './pool/protocol.js';
+import { UNMATCHED_ROUTE } from './metrics.js';
 import type { Route } from './router.js';
 
 const decoder = new TextDecoder();
@@ -100,14 +101,38 @@ function toPairs(headers: Readonly<Record<string, string>>): string[] {
   return pairs;
 }
 
+/**
+ * What a returned object is, when drover cannot send it as the JSON it would silently become
+ * (`{}` for a Map, an Error or a stream), or null for plain data.
+ */
+function unsendable(value: object): string | null {
+  if (value instanceof Map || value instanceof Set || value instanceof WeakMap || value instanceof WeakSet) return `a ${value.constructor.name} (JSON would drop its entries; return an object or an array)`;
+  if (value instanceof Error) return `an Error (throw it, or httpError(status, message), instead)`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} (return a Uint8Array or bytes() for binary data)`;
+  if (typeof (value as { getReader?: unknown }).getReader === 'function') return 'a ReadableStream (streaming responses are not supported yet)';
+  if (typeof (value as { pipe?: unknown }).pipe === 'function' && typeof (value as { on?: unknown }).on === 'function') return 'a Node stream (streaming responses are not supported yet)';
+  if (typeof Response === 'function' && value instanceof Response) return 'a WHATWG Response (return json(), text(), html(), bytes() or redirect())';
+  return null;
+}
+
 function toResponse(result: unknown, viewName: string): HttpResponse {
   if (isResponse(result)) return result;
   if (result === undefined) throw new ViewReturnedUndefined(viewName);
   if (typeof result === 'string') return text(result);
   if (result instanceof Uint8Array) return bytes(result);
   if (result instanceof ArrayBuffer) return bytes(new Uint8Array(result));
-  if (result === null || typeof result === 'object') return json(result);
-  throw new ViewReturnedUnsupported(viewName, `a ${typeof result}`);
+  if (result === null) return json(null);
+  if (typeof result === 'object') {
+    const what = unsendable(result);
+    if (what !== null) throw new ViewReturnedUnsupported(viewName, what);
+    try {
+      return json(result);
+    } catch (err) {
+      // JSON.stringify's own refusals: a BigInt, a circular structure.
+      throw new ViewReturnedUnsupported(viewName, `a value JSON cannot encode (${(err as Error).message})`);
+    }
+  }
+  throw new ViewReturnedUnsupported(viewName, typeof result === 'function' ? 'a function (call it?)' : `a ${typeof result}`);
 }
 
 function envelope(response: HttpResponse): ResponseEnvelope {
@@ -141,52 +166,100 @@ function debugErrorPage(task: Request, detail: { message: string; code?: string 
   );
 }
 
-/** Options of runView that come from settings. */
+/** The app's `serverError` view (Django's handler500): the request and what was thrown. */
+export type ServerErrorView = (req: Request, error: unknown) => unknown;
+
+/** Options of the handlers that come from settings and the app's error views. */
 export interface ViewRunOptions {
   readonly debug: boolean;
+  /** The app's `serverError` export, answering a view's unexpected error (outside DEBUG). */
+  readonly serverError?: ServerErrorView | null;
+}
+
+/** A view drover runs in a worker: a route's, or the app's `notFound` view. */
+export interface ViewEntry {
+  /** The view's name, for logs. */
+  readonly name: string;
+  /** The route's pattern (the `route` of logs), `<unmatched>` for the notFound view. */
+  readonly pattern: string;
+  /** The view wrapped by the middleware, built once per thread. */
+  readonly handler: Handler;
 }
 
 /**
- * Builds the handler of every route once: the view, normalised to a response, wrapped by the
- * middleware in reverse order so that `middleware[0]` is outermost (Django's order).
+ * What a view's error becomes: an `httpError` its status; anything else is logged and answered
+ * 500, by the app's `serverError` view when it has one (outside DEBUG), else with drover's body
+ * (the request id only; the error and its stack in DEBUG).
  */
-export function buildHandlers(routes: readonly Route[], middleware: readonly Middleware[]): readonly Handler[] {
+async function errorResponse(err: unknown, req: Request, entry: Pick<ViewEntry, 'name' | 'pattern'>, options: ViewRunOptions): Promise<HttpResponse> {
+  if (isHttpError(err)) return json(errorPayload(err.status, err.message, req.id), { status: err.status });
+  req.log.error({ err, route: entry.pattern, view: entry.name }, 'view failed');
+  if (options.serverError && !options.debug) {
+    try {
+      const response = toResponse(await options.serverError(req, err), 'serverError');
+      return response.status >= 500 ? response : withStatus(response, 500);
+    } catch (failure) {
+      req.log.error({ err: failure, route: entry.pattern }, "the app's serverError view failed; answering with drover's 500");
+    }
+  }
+  return serverError(err, req, options);
+}
+
+/** `response` with another status (a serverError view that forgot to say 500). */
+function withStatus(response: HttpResponse, status: number): HttpResponse {
+  return Object.freeze({ ...response, status });
+}
+
+/**
+ * Builds the handler of every route once (and of the app's `notFound` view, last): the view,
+ * normalised to a response, wrapped by the middleware in reverse order so that `middleware[0]` is
+ * outermost (Django's order). Errors are responses: a view that throws is answered here, inside
+ * the middleware, so `await next(req)` always resolves and middleware decorates every answer,
+ * errors included.
+ */
+export function buildHandlers(
+  routes: readonly Route[],
+  middleware: readonly Middleware[],
+  options: ViewRunOptions & { readonly notFound?: ((req: Request) => unknown) | null },
+): readonly ViewEntry[] {
+  const views = routes.map((route) => ({ name: route.view.name || route.pattern, pattern: route.pattern, view: route.view as (r: Request) => unknown }));
+  const notFound = options.notFound;
+  if (notFound) {
+    // A not-found page that says 200 would be a soft 404 to crawlers and clients: a 2xx becomes 404.
+    const view = async (req: Request): Promise<HttpResponse> => {
+      const response = toResponse(await notFound(req), notFound.name || 'notFound');
+      return response.status < 300 ? withStatus(response, 404) : response;
+    };
+    views.push({ name: notFound.name || 'notFound', pattern: UNMATCHED_ROUTE, view });
+  }
   return Object.freeze(
-    routes.map((route) => {
-      const viewName = route.view.name || route.pattern;
-      const view = route.view as (r: Request) => unknown;
-      let handler: Handler = async (req) => toResponse(await view(req), viewName);
+    views.map(({ name, pattern, view }) => {
+      let handler: Handler = async (req) => {
+        try {
+          return toResponse(await view(req), name);
+        } catch (err) {
+          return errorResponse(err, req, { name, pattern }, options);
+        }
+      };
       for (const mw of [...middleware].reverse()) {
         const wrapped = mw(handler);
-        const name = `middleware ${mw.name || 'anonymous'}`;
-        handler = async (req) => toResponse(await wrapped(req), name);
+        const mwName = `middleware ${mw.name || 'anonymous'}`;
+        handler = async (req) => toResponse(await wrapped(req), mwName);
       }
-      return handler;
+      return Object.freeze({ name, pattern, handler });
     }),
   );
 }
 
 /**
- * Runs `handler` (route `route`) for `task`. Never throws: an `httpError` becomes its status,
- * anything else a 500 whose body names only the request id (plus the error in DEBUG), with the
- * error logged.
+ * Runs `entry`'s handler for `task`. Never throws: what a middleware throws is answered as a
+ * view's error is (errorResponse).
  */
-export async function runView(
-  handler: Handler,
-  route: Route,
-  task: RequestTask,
-  logger: Logger,
-  options: ViewRunOptions,
-): Promise<ResponseEnvelope> {
+export async function runView(entry: ViewEntry, task: RequestTask, logger: Logger, options: ViewRunOptions): Promise<ResponseEnvelope> {
   const req = new ViewRequest(task, logger);
   try {
-    return envelope(await handler(req));
+    return envelope(await entry.handler(req));
   } catch (err) {
-    if (isHttpError(err)) {
-      return envelope(json(errorPayload(err.status, err.message, task.id), { status: err.status }));
-    }
-    const viewName = route.view.name || route.pattern;
-    req.log.error({ err, route: route.pattern, view: viewName }, 'view failed');
-    return envelope(serverError(err, req, options));
+    return envelope(await errorResponse(err, req, entry, options));
   }
 }

@@ -20,7 +20,7 @@ import {
   RouteDuplicate,
   SettingInvalid,
 } from '../errors.js';
-import type { Middleware } from '../http.js';
+import type { Middleware, Request } from '../http.js';
 import type { PoolSpec, RouteInfo } from '../pool/protocol.js';
 import { POOL_NAME, isRoute, type Route } from '../router.js';
 import { isDeclaredSettings, type DeclaredSettings, type SettingsTable } from '../settings.js';
@@ -48,6 +48,10 @@ export interface LoadedApp {
   readonly settingValues: Readonly<Record<string, unknown>>;
   readonly startup: Hook | null;
   readonly shutdown: Hook | null;
+  /** The app's 404 view (Django's handler404), run for requests that match no route. */
+  readonly notFound: ((req: Request) => unknown) | null;
+  /** The app's 500 view (Django's handler500): `(req, error) => response`. */
+  readonly serverError: ((req: Request, error: unknown) => unknown) | null;
 }
 
 interface AppModule {
@@ -57,6 +61,8 @@ interface AppModule {
   settings?: unknown;
   startup?: unknown;
   shutdown?: unknown;
+  notFound?: unknown;
+  serverError?: unknown;
 }
 
 /** The compiled module a `.ts` path most likely corresponds to, for the error message. */
@@ -121,16 +127,18 @@ export async function loadApp(path: string): Promise<LoadedApp> {
   // Read through the declared object, so validation and views see the very same values (a default
   // computed by a function is evaluated once per thread, not once per reader).
   const settingValues = settings ? Object.freeze(Object.fromEntries(Object.keys(settings).map((k) => [k, settings[k]]))) : Object.freeze({});
-  const hook = (name: 'startup' | 'shutdown'): Hook | null => {
+  const fn = (name: 'startup' | 'shutdown' | 'notFound' | 'serverError', signature: string): unknown => {
     const value = mod[name];
     if (value === undefined) return null;
     if (typeof value !== 'function') {
-      throw new AppExportInvalid(path, name, `as ${describe(value)}; export a function \`${name}(ctx)\` (it may be async), or nothing`);
+      throw new AppExportInvalid(path, name, `as ${describe(value)}; export a function \`${signature}\` (it may be async), or nothing`);
     }
-    return value as Hook;
+    return value;
   };
-  const startup = hook('startup');
-  const shutdown = hook('shutdown');
+  const startup = fn('startup', 'startup(ctx)') as Hook | null;
+  const shutdown = fn('shutdown', 'shutdown(ctx)') as Hook | null;
+  const notFound = fn('notFound', 'notFound(req)') as LoadedApp['notFound'];
+  const serverError = fn('serverError', 'serverError(req, error)') as LoadedApp['serverError'];
   setReverseTable(routes);
   return Object.freeze({
     routes: Object.freeze([...routes]),
@@ -140,6 +148,8 @@ export async function loadApp(path: string): Promise<LoadedApp> {
     settingValues,
     startup,
     shutdown,
+    notFound,
+    serverError,
   });
 }
 

@@ -32,7 +32,7 @@ const MAX_REBOOT_DELAY_MS = 60_000;
 export class WorkerPool extends EventEmitter {
   #slots: WorkerSlot[] = [];
   #retiring: WorkerSlot[] = [];
-  #app: { routes: readonly RouteInfo[]; pools: Readonly<Record<string, PoolSpec>> } = { routes: [], pools: {} };
+  #app: { routes: readonly RouteInfo[]; pools: Readonly<Record<string, PoolSpec>>; notFound: boolean } = { routes: [], pools: {}, notFound: false };
   readonly #settings: Settings;
   readonly #workerData: Omit<WorkerData, 'stage'>;
   readonly #threads: number;
@@ -60,6 +60,11 @@ export class WorkerPool extends EventEmitter {
   /** The extra pools the app declares. */
   get declaredPools(): Readonly<Record<string, PoolSpec>> {
     return this.#app.pools;
+  }
+
+  /** True when the app exports a `notFound` view (run at route index routes.length). */
+  get hasNotFoundView(): boolean {
+    return this.#app.notFound;
   }
 
   /** The slots taking new work (not the retiring ones). */
@@ -97,8 +102,8 @@ export class WorkerPool extends EventEmitter {
       throw threadFailure(failed.error);
     }
     this.#slots = slots;
-    const { routes, pools } = manifests[0] as Extract<ManifestResult, { ok: true }>;
-    this.#app = { routes, pools };
+    const { routes, pools, notFound } = manifests[0] as Extract<ManifestResult, { ok: true }>;
+    this.#app = { routes, pools, notFound };
     this.#prepareStandby();
     return routes;
   }
@@ -271,7 +276,7 @@ export class WorkerPool extends EventEmitter {
     const manifest = await fresh.boot();
     const refusal = !manifest.ok
       ? `the app failed to boot in a new worker: ${manifest.error.code ? `${manifest.error.code}: ` : ''}${manifest.error.message}`
-      : !isDeepStrictEqual({ routes: manifest.routes, pools: manifest.pools }, this.#app)
+      : !isDeepStrictEqual({ routes: manifest.routes, pools: manifest.pools, notFound: manifest.notFound }, this.#app)
         ? 'the route table or pools changed; restart the server to apply them'
         : this.#closing
           ? 'the server is shutting down'

@@ -77,6 +77,11 @@ export class Pools {
     return pool;
   }
 
+  /** True when the app exports a `notFound` view (it runs in the default pool). */
+  get notFoundView(): boolean {
+    return this.#members.get(DEFAULT_POOL)?.pool.hasNotFoundView ?? false;
+  }
+
   /** The dispatcher of pool `name`. */
   dispatcher(name: string): Dispatcher {
     const member = this.#members.get(name);

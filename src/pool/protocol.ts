@@ -160,7 +160,13 @@ export interface PoolSpec {
 
 /** The worker's answer to a ManifestTask. */
 export type ManifestResult =
-  | { readonly ok: true; readonly routes: readonly RouteInfo[]; readonly pools: Readonly<Record<string, PoolSpec>> }
+  | {
+      readonly ok: true;
+      readonly routes: readonly RouteInfo[];
+      readonly pools: Readonly<Record<string, PoolSpec>>;
+      /** The app exports a `notFound` view: the front sends unmatched requests to it (route index routes.length). */
+      readonly notFound: boolean;
+    }
   | { readonly ok: false; readonly error: ThreadError };
 
 /** The worker's answer to a RequestTask. */

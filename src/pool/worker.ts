@@ -11,11 +11,10 @@ import { threadError } from '../app/app-errors.js';
 import { describeRoutes, loadApp, type HookContext, type LoadedApp } from '../app/app-loader.js';
 import { checkMetricsRegistry } from '../app/metrics-registry.js';
 import { StartupFailed } from '../errors.js';
-import type { Handler } from '../http.js';
 import { channelDestination, createLogger } from '../logging.js';
 import { setSettingsEnvironment } from '../settings.js';
 import { isFrontOnlyMetric, type MetricSnapshot } from '../view-metrics.js';
-import { buildHandlers, runView } from '../view.js';
+import { buildHandlers, runView, type ViewEntry, type ViewRunOptions } from '../view.js';
 import { claimStart } from './claims.js';
 import {
   BootStage,
@@ -42,7 +41,8 @@ const logger = createLogger(settings, { worker: threadId }, channelDestination(l
 setSettingsEnvironment(env);
 let loaded: LoadedApp | undefined;
 let routes: readonly Route[] = [];
-let handlers: readonly Handler[] = [];
+let views: readonly ViewEntry[] = [];
+let viewOptions: ViewRunOptions = { debug: settings.DEBUG };
 
 /** What the app's hooks receive in this thread. */
 const hookContext = (): HookContext => ({ pool, settings: loaded?.settings ?? {}, log: logger });
@@ -116,10 +116,9 @@ function now(): number {
 }
 
 async function serve(task: RequestTask, startedAt: number): Promise<void> {
-  const route = routes[task.route];
-  const handler = handlers[task.route];
-  if (!route || !handler) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
-  const response = await runView(handler, route, task, logger, { debug: settings.DEBUG });
+  const view = views[task.route];
+  if (!view) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
+  const response = await runView(view, task, logger, viewOptions);
   outbox.push(packResponse(task.seq as number, task.cell as number, startedAt, response));
   if (response.body) transfer.push(response.body);
   running--;
@@ -147,8 +146,9 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
   try {
     loaded = await loadApp(app);
     routes = loaded.routes;
+    viewOptions = { debug: settings.DEBUG, serverError: loaded.serverError };
     // Middleware chains are built once per thread, not per request.
-    handlers = buildHandlers(routes, loaded.middleware);
+    views = buildHandlers(routes, loaded.middleware, { ...viewOptions, notFound: loaded.notFound });
   } catch (err) {
     return { ok: false, error: threadError(err) };
   }
@@ -172,7 +172,7 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
   concurrency = task.concurrency;
   port = task.port;
   port.on('message', onBatch);
-  return { ok: true, routes: describeRoutes(routes), pools: loaded.pools };
+  return { ok: true, routes: describeRoutes(routes), pools: loaded.pools, notFound: loaded.notFound !== null };
 }
 
 /** The thread retires: the app's shutdown hook, if its startup ran (the front bounds the time). */
