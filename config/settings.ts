@@ -110,6 +110,14 @@ export const settingsTable = defineSettings({
     default: false,
     description: 'Development mode: 500 responses carry the error and its stack. Never in production.',
   },
+  SECRET_KEY: {
+    parser: nonEmpty('a long random secret'),
+    default: null,
+    secret: true,
+    description:
+      'Signs cookies set with `withCookie(…, { signed: true })` and verifies `req.signedCookie()` (HMAC-SHA256, the cookie-signature package). ' +
+      'Keep it the same across deploys and processes: a new key invalidates every signed cookie.',
+  } satisfies SettingSpec<string | null>,
   METRICS_TOKEN: {
     parser: nonEmpty('a token'),
     default: null,

@@ -162,6 +162,20 @@ export const ResponseStatusInvalid = createError(
   500,
 );
 
+/** A response header that is not legal HTTP. 500. (route, header, what is wrong) */
+export const ResponseHeaderInvalid = createError(
+  'DROVER_ERR_RESPONSE_HEADER',
+  'route %s: response header %s is not legal HTTP (%s); header names are tokens, and values carry no CR, LF or NUL',
+  500,
+);
+
+/** Signed cookies need SECRET_KEY. (what needed it) */
+export const SecretKeyMissing = createError(
+  'DROVER_ERR_SECRET_KEY',
+  '%s needs the SECRET_KEY setting: set it to a long random secret (it signs cookies); keep it the same across deploys',
+  500,
+);
+
 /** CLI misuse. (message) */
 export const CliUsage = createError('DROVER_ERR_CLI_USAGE', '%s', 500);
 

@@ -1,8 +1,13 @@
 /**
  * What a view sees and returns: the request object, the response helpers and `httpError`.
  */
+import { serialize, type SerializeOptions } from 'cookie';
+import { sign, unsign } from 'cookie-signature';
 import type { Logger } from 'pino';
-import { ResponseStatusInvalid } from './errors.js';
+import { ResponseStatusInvalid, SecretKeyMissing } from './errors.js';
+
+/** A response header's value: one, or several (each `Set-Cookie` its own line; others joined by ", "). */
+export type HeaderValue = string | readonly string[];
 
 /** The request a view receives. `P` is the typed `params` of the route's pattern. */
 export interface Request<P = Record<string, string | number>> {
@@ -17,6 +22,13 @@ export interface Request<P = Record<string, string | number>> {
   readonly query: Readonly<Record<string, string | string[]>>;
   /** Request headers, names lower-case. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The request's cookies, parsed from its `Cookie` header (the `cookie` package). */
+  readonly cookies: Readonly<Record<string, string>>;
+  /**
+   * The value of a cookie set with `withCookie(…, { signed: true })`, or undefined when it is
+   * missing or its signature does not match SECRET_KEY (tampered with, or signed with another key).
+   */
+  signedCookie(name: string): string | undefined;
   /** The raw body bytes (empty when there is none). */
   readonly body: Uint8Array;
   /** Request id, as in the `X-Request-Id` response header and the access log's `reqId`. */
@@ -41,7 +53,7 @@ const HTTP_ERROR = Symbol.for('drover.httpError');
 export interface HttpResponse {
   readonly [RESPONSE]: true;
   readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, HeaderValue>>;
   readonly body: Uint8Array | null;
 }
 
@@ -49,8 +61,8 @@ export interface HttpResponse {
 export interface ResponseInit {
   /** HTTP status, default 200. */
   readonly status?: number;
-  /** Extra response headers. */
-  readonly headers?: Readonly<Record<string, string>>;
+  /** Extra response headers; an array gives a header several values. */
+  readonly headers?: Readonly<Record<string, HeaderValue>>;
 }
 
 const encoder = new TextEncoder();
@@ -67,11 +79,11 @@ function checkStatus(helper: string, status: number, min = 100, max = 599): numb
 
 function respond(helper: string, contentType: string, body: Uint8Array | null, init: ResponseInit): HttpResponse {
   const status = checkStatus(helper, init.status ?? 200);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, HeaderValue> = {};
   // Statuses that forbid a body (RFC 9110 §15.3.5, §15.4.5) get none, whatever the view passed.
   const bodiless = status === 204 || status === 304 || status < 200;
   if (!bodiless) headers['content-type'] = contentType;
-  for (const [name, value] of Object.entries(init.headers ?? {})) headers[name.toLowerCase()] = String(value);
+  for (const [name, value] of Object.entries(init.headers ?? {})) headers[name.toLowerCase()] = headerValue(value);
   return Object.freeze({ [RESPONSE]: true as const, status, headers, body: bodiless ? null : body });
 }
 
@@ -132,10 +144,71 @@ export function redirect(url: string, status = 302): HttpResponse {
  * @example
  * const timing = (next) => async (req) => withHeaders(await next(req), { 'x-took-ms': '3' });
  */
-export function withHeaders(response: HttpResponse, headers: Readonly<Record<string, string>>): HttpResponse {
-  const merged: Record<string, string> = { ...response.headers };
-  for (const [name, value] of Object.entries(headers)) merged[name.toLowerCase()] = String(value);
+export function withHeaders(response: HttpResponse, headers: Readonly<Record<string, HeaderValue>>): HttpResponse {
+  const merged: Record<string, HeaderValue> = { ...response.headers };
+  for (const [name, value] of Object.entries(headers)) merged[name.toLowerCase()] = headerValue(value);
   return Object.freeze({ ...response, headers: merged });
+}
+
+const headerValue = (value: HeaderValue): HeaderValue => (Array.isArray(value) ? Object.freeze(value.map(String)) : String(value));
+
+const SECRET_KEY = Symbol.for('drover.secretKey');
+
+/**
+ * Makes `secret` the key signed cookies use in this thread (drover calls it in each worker with
+ * SECRET_KEY). A global symbol, so an app's own copy of drover signs with the same key.
+ */
+export function setSecretKey(secret: string | null): void {
+  (globalThis as Record<symbol, unknown>)[SECRET_KEY] = secret;
+}
+
+/** SECRET_KEY, or a coded error naming what needed it. */
+export function secretKey(what: string): string {
+  const secret = (globalThis as Record<symbol, unknown>)[SECRET_KEY];
+  if (typeof secret !== 'string' || secret === '') throw new SecretKeyMissing(what);
+  return secret;
+}
+
+/** Options of withCookie(): the cookie attributes (the `cookie` package's), and `signed`. */
+export interface CookieOptions extends Omit<SerializeOptions, 'encode'> {
+  /** Sign the value with SECRET_KEY (HMAC-SHA256); read it back with `req.signedCookie(name)`. */
+  readonly signed?: boolean;
+}
+
+/**
+ * A copy of `response` that also sets a cookie: one more `Set-Cookie` line, with every attribute
+ * (`maxAge` in seconds, `expires`, `path` (default `/`), `domain`, `secure`, `httpOnly`,
+ * `sameSite` (default `lax`), `partitioned`, `priority`), serialized by the `cookie` package.
+ * A name or value it cannot encode safely is refused with its error.
+ *
+ * @example
+ * return withCookie(json({ ok: true }), 'session', id, { httpOnly: true, secure: true, maxAge: 3600, signed: true });
+ */
+export function withCookie(response: HttpResponse, name: string, value: string, options: CookieOptions = {}): HttpResponse {
+  const { signed, ...attributes } = options;
+  const stored = signed ? `s:${sign(value, secretKey(`the signed cookie "${name}"`))}` : value;
+  const line = serialize(name, stored, { path: '/', sameSite: 'lax', ...attributes });
+  const existing = response.headers['set-cookie'];
+  const lines = existing === undefined ? [line] : [...(Array.isArray(existing) ? existing : [existing as string]), line];
+  return withHeaders(response, { 'set-cookie': lines });
+}
+
+/**
+ * A copy of `response` that deletes a cookie (an empty value that expired in 1970); give the same
+ * `path` and `domain` it was set with.
+ *
+ * @example
+ * return withoutCookie(redirect('/'), 'session');
+ */
+export function withoutCookie(response: HttpResponse, name: string, options: Pick<CookieOptions, 'path' | 'domain'> = {}): HttpResponse {
+  return withCookie(response, name, '', { ...options, expires: new Date(0), maxAge: 0 });
+}
+
+/** The value of a signed cookie's raw text, or undefined when its signature does not verify. */
+export function unsignCookie(raw: string | undefined, name: string): string | undefined {
+  if (raw === undefined || !raw.startsWith('s:')) return undefined;
+  const value = unsign(raw.slice(2), secretKey(`the signed cookie "${name}"`));
+  return value === false ? undefined : value;
 }
 
 /** A view after drover's normalisation: always resolves to a response. What middleware wraps. */

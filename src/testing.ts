@@ -14,8 +14,10 @@ import { environment, loadDotenv, loadSettings } from './settings.js';
 /** A response as the test client returns it. */
 export interface TestResponse {
   readonly status: number;
-  /** Response headers, lower-case names. */
+  /** Response headers, lower-case names (several values joined by ", "). */
   readonly headers: Readonly<Record<string, string>>;
+  /** Each `Set-Cookie` line of the response, whole. */
+  readonly setCookies: readonly string[];
   /** The raw body. */
   readonly body: Buffer;
   /** The body parsed as JSON. */
@@ -56,9 +58,11 @@ function toResponse(res: LightMyRequestResponse): TestResponse {
   for (const [name, value] of Object.entries(res.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
   }
+  const setCookie = res.headers['set-cookie'];
   return {
     status: res.statusCode,
     headers,
+    setCookies: setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [String(setCookie)],
     body: res.rawPayload,
     json: <T>() => JSON.parse(res.payload) as T,
     text: () => res.payload,

@@ -4,7 +4,8 @@
  */
 import { threadId } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { ViewReturnedUndefined, ViewReturnedUnsupported } from './errors.js';
+import { parse as parseCookies } from 'cookie';
+import { ResponseHeaderInvalid, ViewReturnedUndefined, ViewReturnedUnsupported } from './errors.js';
 import {
   bytes,
   debugPage,
@@ -16,7 +17,9 @@ import {
   isResponse,
   json,
   text,
+  unsignCookie,
   type Handler,
+  type HeaderValue,
   type HttpResponse,
   type Middleware,
   type Request,
@@ -44,6 +47,7 @@ class ViewRequest implements Request {
   #headers: Record<string, string> | undefined;
   #log: Logger | undefined;
   #json: { value: unknown } | undefined;
+  #cookies: Readonly<Record<string, string>> | undefined;
 
   constructor(task: RequestTask, logger: Logger) {
     this.method = task.method;
@@ -60,6 +64,22 @@ class ViewRequest implements Request {
   /** Built on first use, from the pairs the request travelled as. */
   get headers(): Readonly<Record<string, string>> {
     return (this.#headers ??= fromPairs(this.#headerPairs));
+  }
+
+  /** Parsed on first use (the `cookie` package): most views read no cookie. */
+  get cookies(): Readonly<Record<string, string>> {
+    if (!this.#cookies) {
+      const header = this.headers.cookie;
+      const parsed = header ? parseCookies(header) : {};
+      const cookies: Record<string, string> = {};
+      for (const [name, value] of Object.entries(parsed)) if (value !== undefined) cookies[name] = value;
+      this.#cookies = Object.freeze(cookies);
+    }
+    return this.#cookies;
+  }
+
+  signedCookie(name: string): string | undefined {
+    return unsignCookie(this.cookies[name], name);
   }
 
   /** Created on first use: most views never log, and a pino child costs an allocation. */
@@ -95,9 +115,30 @@ function fromPairs(pairs: HeaderPairs): Record<string, string> {
   return headers;
 }
 
-function toPairs(headers: Readonly<Record<string, string>>): string[] {
+/** RFC 9110 token (a header name), and what a header value may not hold (RFC 9110 §5.5). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+
+/**
+ * Headers as flat pairs for the trip to the front. Several values: one pair each for Set-Cookie
+ * (fastify appends those), joined by ", " for the others (the same field, RFC 9110 §5.3). A name
+ * or value that is not legal HTTP is a coded error naming the route and the header, answered as
+ * a 500 (and not fastify's raw one, or a response split in two).
+ */
+function toPairs(headers: Readonly<Record<string, HeaderValue>>, route: string): string[] {
   const pairs: string[] = [];
-  for (const name in headers) pairs.push(name, headers[name] as string);
+  for (const name in headers) {
+    const value = headers[name] as HeaderValue;
+    if (!TOKEN.test(name)) throw new ResponseHeaderInvalid(route, JSON.stringify(name), 'the name is not a token');
+    if (typeof value === 'string') {
+      if (FORBIDDEN_IN_VALUE.test(value)) throw new ResponseHeaderInvalid(route, name, 'its value holds CR, LF or NUL');
+      pairs.push(name, value);
+      continue;
+    }
+    if (value.some((v) => FORBIDDEN_IN_VALUE.test(v))) throw new ResponseHeaderInvalid(route, name, 'a value holds CR, LF or NUL');
+    if (name === 'set-cookie') for (const v of value) pairs.push(name, v);
+    else pairs.push(name, value.join(', '));
+  }
   return pairs;
 }
 
@@ -135,10 +176,10 @@ function toResponse(result: unknown, viewName: string): HttpResponse {
   throw new ViewReturnedUnsupported(viewName, typeof result === 'function' ? 'a function (call it?)' : `a ${typeof result}`);
 }
 
-function envelope(response: HttpResponse): ResponseEnvelope {
+function envelope(response: HttpResponse, route: string): ResponseEnvelope {
   return {
     status: response.status,
-    headers: toPairs(response.headers),
+    headers: toPairs(response.headers, route),
     body: response.body ? ownedBuffer(response.body) : null,
     worker: threadId,
   };
@@ -258,8 +299,16 @@ export function buildHandlers(
 export async function runView(entry: ViewEntry, task: RequestTask, logger: Logger, options: ViewRunOptions): Promise<ResponseEnvelope> {
   const req = new ViewRequest(task, logger);
   try {
-    return envelope(await entry.handler(req));
+    return envelope(await entry.handler(req), entry.pattern);
   } catch (err) {
-    return envelope(await errorResponse(err, req, entry, options));
+    // Also what envelope() refuses (an illegal header): answered as any view error is.
+    const response = await errorResponse(err, req, entry, options);
+    try {
+      return envelope(response, entry.pattern);
+    } catch (again) {
+      // The app's serverError view answered with an illegal header too: drover's own 500.
+      req.log.error({ err: again, route: entry.pattern }, "the app's serverError view failed; answering with drover's 500");
+      return envelope(serverError(err, req, { debug: options.debug }), entry.pattern);
+    }
   }
 }

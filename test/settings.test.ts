@@ -26,6 +26,7 @@ t.test('defaults', async (t) => {
     LOG_LEVEL: 'info',
     LOG_FORMAT: 'json',
     DEBUG: false,
+    SECRET_KEY: null,
     METRICS_TOKEN: null,
     STATIC_DIR: 'app/static',
     STATIC_URL: '/static/',

@@ -11,6 +11,7 @@ import { threadError } from '../app/app-errors.js';
 import { describeRoutes, loadApp, type HookContext, type LoadedApp } from '../app/app-loader.js';
 import { checkMetricsRegistry } from '../app/metrics-registry.js';
 import { StartupFailed } from '../errors.js';
+import { setSecretKey } from '../http.js';
 import { channelDestination, createLogger } from '../logging.js';
 import { setSettingsEnvironment } from '../settings.js';
 import { isFrontOnlyMetric, type MetricSnapshot } from '../view-metrics.js';
@@ -39,6 +40,7 @@ logChannel.unref();
 const logger = createLogger(settings, { worker: threadId }, channelDestination(logChannel));
 
 setSettingsEnvironment(env);
+setSecretKey(settings.SECRET_KEY);
 let loaded: LoadedApp | undefined;
 let routes: readonly Route[] = [];
 let views: readonly ViewEntry[] = [];
