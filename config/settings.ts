@@ -5,7 +5,21 @@
  * README's configuration table (`npm run docs`; a test fails when the README is stale).
  */
 import { availableParallelism } from 'node:os';
-import { boolean, counts, defineSettings, integer, nonEmpty, oneOf, seconds, urlPrefix, type SettingSpec, type SettingsOf, type TableOf } from '../src/settings.js';
+import {
+  boolean,
+  counts,
+  defineSettings,
+  integer,
+  list,
+  nonEmpty,
+  oneOf,
+  origins,
+  seconds,
+  urlPrefix,
+  type SettingSpec,
+  type SettingsOf,
+  type TableOf,
+} from '../src/settings.js';
 
 export const settingsTable = defineSettings({
   PORT: {
@@ -118,6 +132,30 @@ export const settingsTable = defineSettings({
       'Signs cookies set with `withCookie(…, { signed: true })` and verifies `req.signedCookie()` (HMAC-SHA256, the cookie-signature package). ' +
       'Keep it the same across deploys and processes: a new key invalidates every signed cookie.',
   } satisfies SettingSpec<string | null>,
+  CORS_ORIGINS: {
+    parser: origins(),
+    default: null,
+    defaultText: 'unset: no CORS headers',
+    description:
+      'Origins allowed to call the app from a browser (CORS), or `*` for any; handled in the front by @fastify/cors: preflights are answered ' +
+      'without a thread hop, and every response (errors, 404 and 503 included) carries the headers.',
+  } satisfies SettingSpec<readonly string[] | null>,
+  CORS_CREDENTIALS: {
+    parser: boolean(),
+    default: false,
+    description: 'Allow credentials (cookies, Authorization) on cross-origin requests (`Access-Control-Allow-Credentials`); needs a list in CORS_ORIGINS, not `*`.',
+  },
+  CORS_EXPOSED_HEADERS: {
+    parser: list(),
+    default: [] as readonly string[],
+    defaultText: 'none',
+    description: 'Response headers a cross-origin script may read (`Access-Control-Expose-Headers`), e.g. `x-request-id`.',
+  } satisfies SettingSpec<readonly string[]>,
+  CORS_MAX_AGE: {
+    parser: integer(0, 86_400),
+    default: null,
+    description: 'Seconds a browser may cache a preflight answer (`Access-Control-Max-Age`); unset: the browser decides.',
+  } satisfies SettingSpec<number | null>,
   METRICS_TOKEN: {
     parser: nonEmpty('a token'),
     default: null,

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.js';
+import { corsOptions } from './front/cors.js';
 import { IdleSockets } from './idle-sockets.js';
 import { forwardWorkerLogs } from './logging.js';
 import { createFrontMetrics } from './metrics.js';
@@ -89,6 +90,7 @@ export async function createServer(
   env: WorkerData['env'] = environment(),
 ): Promise<DroverServer> {
   const staticRoot = staticDirectory(settings); // a bad STATIC_DIR stops boot before any thread starts
+  corsOptions(settings); // so does CORS_CREDENTIALS with CORS_ORIGINS=*
   const channel = `drover:${process.pid}:${randomUUID()}`;
   const forwarder = forwardWorkerLogs(channel, settings.LOG_FORMAT);
   const pools = new Pools(settings, appPath, channel, logger, env);

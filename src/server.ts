@@ -12,7 +12,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
+import fastifyCors from '@fastify/cors';
 import { DEFAULT_POOL } from './app/app-loader.js';
+import { corsOptions } from './front/cors.js';
 import { ClientGone, type Dispatcher } from './pool/dispatch.js';
 import { SettingInvalid } from './errors.js';
 import { debugPage, errorPayload, escapeHtml } from './http.js';
@@ -183,6 +185,9 @@ export function buildFront(options: FrontOptions): FastifyInstance {
 
   app.decorateRequest('routeLabel', UNMATCHED_ROUTE);
   app.decorateRequest('worker', null);
+  // Before the routes, so its hook and preflight route load first (avvio keeps this order).
+  const cors = corsOptions(settings);
+  if (cors) void app.register(fastifyCors, cors);
 
   // Views get raw bytes whatever the content type; they parse with req.json() / req.text().
   app.removeAllContentTypeParsers();

@@ -283,6 +283,25 @@ export function duration(min: number, max: number): Parser<number> {
 }
 
 /**
+ * Web origins for CORS: `*` (any origin), or a comma-separated list of `scheme://host[:port]`
+ * (no path), each kept without a trailing slash.
+ *
+ * @example
+ * origins().parse('https://app.example.com, http://localhost:5173') // ['https://app.example.com', 'http://localhost:5173']
+ */
+export function origins(): Parser<readonly string[]> {
+  return {
+    expected: '* or a comma-separated list of origins like https://app.example.com (scheme, host and port; no path)',
+    parse(raw) {
+      const items = raw.split(',').map((p) => p.trim().replace(/\/$/, '')).filter(Boolean);
+      if (items.length === 1 && items[0] === '*') return Object.freeze(['*']);
+      if (items.length === 0 || items.some((o) => !/^https?:\/\/[^/\s?#*]+$/i.test(o) || !URL.canParse(o))) throw new Error('not origins');
+      return Object.freeze(items);
+    },
+  };
+}
+
+/**
  * A URL prefix parser: starts and ends with "/", e.g. `/static/`.
  *
  * @example

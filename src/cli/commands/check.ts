@@ -6,6 +6,7 @@
 import { settingsTable } from '../../../config/settings.js';
 import { DEFAULT_POOL, checkPoolThreads } from '../../app/app-loader.js';
 import { inspectApp } from '../inspect.js';
+import { corsOptions } from '../../front/cors.js';
 import { staticDirectory } from '../../server.js';
 import { describeSettings } from '../../settings.js';
 import { appPath, parseCommand, readSettings, type Command } from './common.js';
@@ -24,6 +25,7 @@ export const check: Command = {
     const app = await inspectApp(found.path, settings, env); // app settings are validated here too
     checkPoolThreads(settings.POOL_THREADS, app.pools);
     const staticRoot = staticDirectory(settings);
+    corsOptions(settings); // refuses CORS_CREDENTIALS with CORS_ORIGINS=*, as serve does
     const pools = [`${DEFAULT_POOL}=${settings.WEB_CONCURRENCY}`, ...Object.entries(app.pools).map(([n, p]) => `${n}=${settings.POOL_THREADS[n] ?? p.threads}`)];
     const hooks = app.hooks;
     const lines = [
