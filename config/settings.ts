@@ -15,6 +15,7 @@ import {
   oneOf,
   origins,
   seconds,
+  trustProxy,
   urlPrefix,
   type SettingSpec,
   type SettingsOf,
@@ -124,6 +125,14 @@ export const settingsTable = defineSettings({
     default: false,
     description: 'Development mode: 500 responses carry the error and its stack. Never in production.',
   },
+  TRUST_PROXY: {
+    parser: trustProxy(),
+    default: false as boolean | number | readonly string[],
+    description:
+      'Which proxies in front of drover to believe about the client (`X-Forwarded-For`, `-Host`, `-Proto`), for `req.ip`, `req.ips`, `req.host`, ' +
+      '`req.protocol` and the access log\'s `ip`: `false` none (the socket\'s peer is the client), `true` all, a number of hops (1: the PaaS router), ' +
+      'or the proxies\' addresses/CIDRs. Trust only what sets those headers itself: otherwise any client can claim any address.',
+  } satisfies SettingSpec<boolean | number | readonly string[]>,
   SECRET_KEY: {
     parser: nonEmpty('a long random secret'),
     default: null,

@@ -22,6 +22,14 @@ export interface Request<P = Record<string, string | number>> {
   readonly query: Readonly<Record<string, string | string[]>>;
   /** Request headers, names lower-case. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The client's address: the socket's peer, or behind trusted proxies (TRUST_PROXY) the one X-Forwarded-For names. */
+  readonly ip: string;
+  /** Every address on the way: the socket's peer first, then X-Forwarded-For's from right to left, up to the first untrusted. */
+  readonly ips: readonly string[];
+  /** The Host the client asked for, port included (`X-Forwarded-Host` behind a trusted proxy). */
+  readonly host: string;
+  /** `http` or `https` (`X-Forwarded-Proto` behind a trusted proxy). */
+  readonly protocol: string;
   /** The request's cookies, parsed from its `Cookie` header (the `cookie` package). */
   readonly cookies: Readonly<Record<string, string>>;
   /**

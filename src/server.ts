@@ -14,6 +14,7 @@ import { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
 import fastifyCors from '@fastify/cors';
 import { DEFAULT_POOL } from './app/app-loader.js';
+import { trustFunction } from './client-address.js';
 import { corsOptions } from './front/cors.js';
 import { ClientGone, type Dispatcher } from './pool/dispatch.js';
 import { SettingInvalid } from './errors.js';
@@ -93,7 +94,8 @@ function recordAccess(metrics: FrontMetrics, logger: Logger, request: FastifyReq
   const { id: reqId, method, url, routeLabel: route, worker } = request;
   const responseTime = reply.elapsedTime;
   metrics.observe(method, route, statusCode, responseTime / 1000);
-  logger.info({ reqId, method, url, route, statusCode, responseTime, worker }, 'request completed');
+  // The client's address: the socket's peer, or with TRUST_PROXY the one X-Forwarded-For names.
+  logger.info({ reqId, method, url, route, statusCode, responseTime, worker, ip: request.ip }, 'request completed');
 }
 
 /** Writes a request's access line and HTTP metrics, with the status it ended with. */
@@ -166,6 +168,8 @@ export function buildFront(options: FrontOptions): FastifyInstance {
     genReqId: requestId,
     childLoggerFactory: requestLogger,
     routerOptions: { maxParamLength: 500 },
+    // The access log's `ip` behind a PaaS router; views get the same from client-address.ts.
+    trustProxy: trustFunction(settings.TRUST_PROXY),
     bodyLimit: settings.BODY_LIMIT,
     // Slow clients (slowloris): headers must arrive within HEADER_TIMEOUT and the whole request
     // within its deadline, else 408 and the connection is closed. Node checks these only every
@@ -371,6 +375,7 @@ function dispatchView(
     query: q === -1 ? {} : { ...(request.query as Record<string, string | string[]>) },
     headers: headerPairs(request.headers),
     body,
+    remoteAddress: request.raw.socket.remoteAddress ?? '',
   };
   // A callback, not an async handler: no promise per request on the front.
   const state = dispatcher.dispatch(task, { route: info.pattern, timeout, elapsedMs: reply.elapsedTime }, (err, response) => {

@@ -2,6 +2,7 @@
  * Settings: parsers, the loader, and the README table renderer. The table itself lives in
  * `config/settings.ts`; this module is the only place in drover that reads `process.env`.
  */
+import proxyAddr from '@fastify/proxy-addr';
 import dotenv from 'dotenv';
 import { SettingInvalid, SettingMissing } from './errors.js';
 
@@ -296,6 +297,30 @@ export function origins(): Parser<readonly string[]> {
       const items = raw.split(',').map((p) => p.trim().replace(/\/$/, '')).filter(Boolean);
       if (items.length === 1 && items[0] === '*') return Object.freeze(['*']);
       if (items.length === 0 || items.some((o) => !/^https?:\/\/[^/\s?#*]+$/i.test(o) || !URL.canParse(o))) throw new Error('not origins');
+      return Object.freeze(items);
+    },
+  };
+}
+
+/**
+ * Which proxies to believe (fastify's `trustProxy`): `false`/`off` none, `true`/`on` every hop, a
+ * number that many hops, or a comma-separated list of addresses and CIDRs (and proxy-addr's names
+ * `loopback`, `linklocal`, `uniquelocal`).
+ *
+ * @example
+ * trustProxy().parse('1')                    // 1
+ * trustProxy().parse('10.0.0.0/8, loopback') // ['10.0.0.0/8', 'loopback']
+ */
+export function trustProxy(): Parser<boolean | number | readonly string[]> {
+  return {
+    expected: 'false, true, a number of hops, or a comma-separated list of addresses/CIDRs (e.g. 10.0.0.0/8,loopback)',
+    parse(raw) {
+      const v = raw.trim().toLowerCase();
+      if (['false', 'off', 'no'].includes(v)) return false;
+      if (['true', 'on', 'yes'].includes(v)) return true;
+      if (/^\d+$/.test(v)) return Number(v);
+      const items = raw.split(',').map((p) => p.trim()).filter(Boolean);
+      proxyAddr.compile(items); // throws on an address or CIDR it cannot read
       return Object.freeze(items);
     },
   };

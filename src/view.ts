@@ -25,6 +25,7 @@ import {
   type Request,
 } from './http.js';
 import { ownedBuffer, type HeaderPairs, type RequestTask, type ResponseEnvelope } from './pool/protocol.js';
+import { clientAddress, type ClientAddress, type TrustFunction } from './client-address.js';
 import { UNMATCHED_ROUTE } from './metrics.js';
 import type { Route } from './router.js';
 
@@ -48,8 +49,13 @@ class ViewRequest implements Request {
   #log: Logger | undefined;
   #json: { value: unknown } | undefined;
   #cookies: Readonly<Record<string, string>> | undefined;
+  readonly #remoteAddress: string;
+  readonly #trust: TrustFunction;
+  #client: ClientAddress | undefined;
 
-  constructor(task: RequestTask, logger: Logger) {
+  constructor(task: RequestTask, logger: Logger, trust: TrustFunction) {
+    this.#remoteAddress = task.remoteAddress;
+    this.#trust = trust;
     this.method = task.method;
     this.path = task.path;
     this.url = task.url;
@@ -64,6 +70,27 @@ class ViewRequest implements Request {
   /** Built on first use, from the pairs the request travelled as. */
   get headers(): Readonly<Record<string, string>> {
     return (this.#headers ??= fromPairs(this.#headerPairs));
+  }
+
+  /** Worked out on first use of any of the four: most views never ask. */
+  get #address(): ClientAddress {
+    return (this.#client ??= clientAddress(this.#remoteAddress, this.headers, this.#trust));
+  }
+
+  get ip(): string {
+    return this.#address.ip;
+  }
+
+  get ips(): readonly string[] {
+    return this.#address.ips;
+  }
+
+  get host(): string {
+    return this.#address.host;
+  }
+
+  get protocol(): string {
+    return this.#address.protocol;
   }
 
   /** Parsed on first use (the `cookie` package): most views read no cookie. */
@@ -215,7 +242,11 @@ export interface ViewRunOptions {
   readonly debug: boolean;
   /** The app's `serverError` export, answering a view's unexpected error (outside DEBUG). */
   readonly serverError?: ServerErrorView | null;
+  /** TRUST_PROXY as a function (client-address.ts); none trusted when absent. */
+  readonly trust?: TrustFunction;
 }
+
+const TRUST_NONE: TrustFunction = () => false;
 
 /** A view drover runs in a worker: a route's, or the app's `notFound` view. */
 export interface ViewEntry {
@@ -297,7 +328,7 @@ export function buildHandlers(
  * view's error is (errorResponse).
  */
 export async function runView(entry: ViewEntry, task: RequestTask, logger: Logger, options: ViewRunOptions): Promise<ResponseEnvelope> {
-  const req = new ViewRequest(task, logger);
+  const req = new ViewRequest(task, logger, options.trust ?? TRUST_NONE);
   try {
     return envelope(await entry.handler(req), entry.pattern);
   } catch (err) {

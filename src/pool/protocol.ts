@@ -90,6 +90,11 @@ export interface RequestTask {
   readonly headers: HeaderPairs;
   /** Raw body bytes (copied to the thread; the front keeps its own), or null when there is none. */
   readonly body: ArrayBuffer | null;
+  /**
+   * The peer's address on the socket. The worker works out `req.ip`, `ips`, `host` and
+   * `protocol` from it and the headers (TRUST_PROXY), on first use: the front pays one string.
+   */
+  readonly remoteAddress: string;
 }
 
 /**
@@ -109,6 +114,7 @@ type RequestTuple = readonly [
   query: RequestTask['query'],
   headers: HeaderPairs,
   body: ArrayBuffer | null,
+  remoteAddress: string,
 ];
 
 /** What the front posts on a thread's channel: every request for it from one event-loop turn. */
@@ -116,12 +122,12 @@ export type RequestBatch = readonly RequestTuple[];
 
 /** The front's side: `tasks` as one message. */
 export function packRequests(tasks: readonly RequestTask[]): RequestBatch {
-  return tasks.map((t) => [t.seq as number, t.cell as number, t.route, t.id, t.method, t.url, t.path, t.params, t.query, t.headers, t.body]);
+  return tasks.map((t) => [t.seq as number, t.cell as number, t.route, t.id, t.method, t.url, t.path, t.params, t.query, t.headers, t.body, t.remoteAddress]);
 }
 
 /** The worker's side: the requests of one message. */
 export function unpackRequests(batch: RequestBatch): RequestTask[] {
-  return batch.map(([seq, cell, route, id, method, url, path, params, query, headers, body]) => ({
+  return batch.map(([seq, cell, route, id, method, url, path, params, query, headers, body, remoteAddress]) => ({
     seq,
     cell,
     route,
@@ -133,6 +139,7 @@ export function unpackRequests(batch: RequestBatch): RequestTask[] {
     query,
     headers,
     body,
+    remoteAddress,
   }));
 }
 

@@ -11,6 +11,7 @@ import { threadError } from '../app/app-errors.js';
 import { describeRoutes, loadApp, type HookContext, type LoadedApp } from '../app/app-loader.js';
 import { checkMetricsRegistry } from '../app/metrics-registry.js';
 import { StartupFailed } from '../errors.js';
+import { trustFunction } from '../client-address.js';
 import { setSecretKey } from '../http.js';
 import { channelDestination, createLogger } from '../logging.js';
 import { setSettingsEnvironment } from '../settings.js';
@@ -44,7 +45,8 @@ setSecretKey(settings.SECRET_KEY);
 let loaded: LoadedApp | undefined;
 let routes: readonly Route[] = [];
 let views: readonly ViewEntry[] = [];
-let viewOptions: ViewRunOptions = { debug: settings.DEBUG };
+const trust = trustFunction(settings.TRUST_PROXY);
+let viewOptions: ViewRunOptions = { debug: settings.DEBUG, trust };
 
 /** What the app's hooks receive in this thread. */
 const hookContext = (): HookContext => ({ pool, settings: loaded?.settings ?? {}, log: logger });
@@ -148,7 +150,7 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
   try {
     loaded = await loadApp(app);
     routes = loaded.routes;
-    viewOptions = { debug: settings.DEBUG, serverError: loaded.serverError };
+    viewOptions = { debug: settings.DEBUG, serverError: loaded.serverError, trust };
     // Middleware chains are built once per thread, not per request.
     views = buildHandlers(routes, loaded.middleware, { ...viewOptions, notFound: loaded.notFound });
   } catch (err) {
