@@ -169,7 +169,8 @@ export function buildFront(options: FrontOptions): FastifyInstance {
     childLoggerFactory: requestLogger,
     routerOptions: { maxParamLength: 500 },
     // The access log's `ip` behind a PaaS router; views get the same from client-address.ts.
-    trustProxy: trustFunction(settings.TRUST_PROXY),
+    // Off by default: fastify's plain `ip` getter (the socket's peer), no proxy-addr per request.
+    trustProxy: settings.TRUST_PROXY === false ? false : trustFunction(settings.TRUST_PROXY),
     bodyLimit: settings.BODY_LIMIT,
     // Slow clients (slowloris): headers must arrive within HEADER_TIMEOUT and the whole request
     // within its deadline, else 408 and the connection is closed. Node checks these only every
