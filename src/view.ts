@@ -174,6 +174,9 @@ function toPairs(headers: Readonly<Record<string, HeaderValue>>, route: string):
  * (`{}` for a Map, an Error or a stream), or null for plain data.
  */
 function unsendable(value: object): string | null {
+  // The common case first, at the cost of one lookup: plain objects and arrays are JSON.
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === Array.prototype || proto === null) return null;
   if (value instanceof Map || value instanceof Set || value instanceof WeakMap || value instanceof WeakSet) return `a ${value.constructor.name} (JSON would drop its entries; return an object or an array)`;
   if (value instanceof Error) return `an Error (throw it, or httpError(status, message), instead)`;
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} (return a Uint8Array or bytes() for binary data)`;
