@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -15,7 +16,9 @@ import type { Settings } from '../config/settings.js';
 import fastifyCors from '@fastify/cors';
 import { DEFAULT_POOL } from './app/app-loader.js';
 import { trustFunction } from './client-address.js';
+import { refuseConnect } from './front/connect.js';
 import { corsOptions } from './front/cors.js';
+import { refusal } from './front/request-target.js';
 import { ClientGone, type Dispatcher } from './pool/dispatch.js';
 import { SettingInvalid } from './errors.js';
 import { debugPage, errorPayload, escapeHtml } from './http.js';
@@ -201,11 +204,22 @@ export function buildFront(options: FrontOptions): FastifyInstance {
   const staticRoot = options.staticRoot;
   const staticLabel = `${settings.STATIC_URL}*`;
   // Callback-style hooks: they run on every request, and async ones cost a promise each.
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    const raw = request.raw;
+    const refused = refusal(request.method, raw.url ?? '', raw.rawHeaders);
+    if (refused) {
+      request.routeLabel = UNMATCHED_ROUTE;
+      if (refused.status === 204) reply.code(204).header('allow', refused.allow).send();
+      else sendError(reply, 400, refused.message);
+      return; // answered: the request goes no further
+    }
     const label = (request.routeOptions.config as RouteConfig).routeLabel;
     request.routeLabel = label ?? (staticRoot && request.routeOptions.url?.startsWith(settings.STATIC_URL) ? staticLabel : UNMATCHED_ROUTE);
     done();
   });
+  // CONNECT (authority-form) never reaches fastify: Node hands it to 'connect' listeners, and with
+  // none it closes the connection without a word. drover is no proxy: a 405 naming its methods.
+  app.server.on('connect', (req: IncomingMessage, socket: Duplex) => refuseConnect(req, socket, logger, metrics));
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     // While draining, every answer closes its connection: a keep-alive connection that carried
