@@ -21,7 +21,8 @@ function severalHosts(rawHeaders: readonly string[]): boolean {
   let hosts = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
-    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return true;
+    // The usual spellings first: toLowerCase() would allocate a string per request.
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host') && ++hosts > 1) return true;
   }
   return false;
 }
