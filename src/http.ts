@@ -3,8 +3,10 @@
  */
 import { serialize, type SerializeOptions } from 'cookie';
 import { sign, unsign } from 'cookie-signature';
+import { isAbsolute as isAbsolutePath, relative as relativePath, resolve as resolvePath, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { ResponseStatusInvalid, SecretKeyMissing } from './errors.js';
+import type { FileSpec } from './pool/protocol.js';
 
 /** A response header's value: one, or several (each `Set-Cookie` its own line; others joined by ", "). */
 export type HeaderValue = string | readonly string[];
@@ -63,6 +65,45 @@ export interface HttpResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, HeaderValue>>;
   readonly body: Uint8Array | null;
+  /** For file(): the file the front sends from disk. */
+  readonly file?: FileSpec;
+}
+
+/** Options of file(). */
+export interface FileOptions {
+  /** The directory the file must be inside (default: the working directory, the project's root). */
+  readonly root?: string;
+  /** Offer it as a download with this file name (`Content-Disposition: attachment`). */
+  readonly downloadName?: string;
+  /** A Content-Type instead of the one guessed from the extension. */
+  readonly contentType?: string;
+  /** Seconds clients may cache it (`Cache-Control: public, max-age`), default 0. */
+  readonly maxAge?: number;
+}
+
+/**
+ * A file from disk, sent by the front thread (the bytes never cross a thread), with
+ * `Content-Type`, `ETag`, `Last-Modified`, `Range` requests (206, 416) and conditional requests
+ * (304), the way @fastify/static sends. `path` is relative to `root` (or absolute inside it); a
+ * path that leaves `root`, a dotfile, a directory or a missing file answers 404, never the file.
+ *
+ * @example
+ * get('/reports/<int:id>.pdf', (req) => file(`reports/${req.params.id}.pdf`, { root: '/srv/data', downloadName: 'report.pdf' }))
+ */
+export function file(path: string, options: FileOptions = {}): HttpResponse {
+  const root = resolvePath(options.root ?? process.cwd());
+  const absolute = resolvePath(root, path);
+  const inside = relativePath(root, absolute);
+  // A path that leaves the root is answered 404 by the front (send() refuses "..", and this never names it).
+  const relative = inside.startsWith('..') || isAbsolutePath(inside) ? '/..' : `/${inside.split(sep).join('/')}`;
+  const spec: FileSpec = {
+    root,
+    path: relative,
+    download: options.downloadName ?? null,
+    type: options.contentType ?? null,
+    maxAge: Math.max(0, Math.floor(options.maxAge ?? 0)),
+  };
+  return Object.freeze({ [RESPONSE]: true as const, status: 200, headers: {}, body: null, file: spec });
 }
 
 /** Options of the response helpers. */

@@ -10,8 +10,8 @@
  */
 export { route, get, post, put, patch, del, converters, METHODS } from './router.js';
 export type { Method, Route, RouteOptions, ParamsOf, Converter, ConverterName } from './router.js';
-export { json, text, html, bytes, redirect, httpError, HttpError, withHeaders, withCookie, withoutCookie } from './http.js';
-export type { Request, View, HttpResponse, ResponseInit, Handler, Middleware, HeaderValue, CookieOptions } from './http.js';
+export { json, text, html, bytes, file, redirect, httpError, HttpError, withHeaders, withCookie, withoutCookie } from './http.js';
+export type { Request, View, HttpResponse, ResponseInit, Handler, Middleware, HeaderValue, CookieOptions, FileOptions } from './http.js';
 export { reverse } from './app/reverse.js';
 export type { HookContext, Hook, TaskContext } from './app/contexts.js';
 export {

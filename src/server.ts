@@ -18,6 +18,7 @@ import { DEFAULT_POOL } from './app/app-loader.js';
 import { trustFunction } from './client-address.js';
 import { refuseConnect } from './front/connect.js';
 import { corsOptions } from './front/cors.js';
+import { sendFile } from './front/send-file.js';
 import { refusal } from './front/request-target.js';
 import { ClientGone, type Dispatcher } from './pool/dispatch.js';
 import { SettingInvalid } from './errors.js';
@@ -401,7 +402,11 @@ function dispatchView(
       reply.send(err); // to the error handler
       return;
     }
-    const { status, headers, body } = response as ResponseEnvelope;
+    const { status, headers, body, file } = response as ResponseEnvelope;
+    if (file) {
+      sendFile(reply, headers, file);
+      return;
+    }
     reply.code(status);
     for (let i = 0; i < headers.length; i += 2) reply.header(headers[i] as string, headers[i + 1]);
     reply.send(body ? Buffer.from(body) : '');

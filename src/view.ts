@@ -212,6 +212,7 @@ function envelope(response: HttpResponse, route: string): ResponseEnvelope {
     headers: toPairs(response.headers, route),
     body: response.body ? ownedBuffer(response.body) : null,
     worker: threadId,
+    ...(response.file ? { file: response.file } : {}),
   };
 }
 

@@ -184,6 +184,8 @@ export interface ResponseEnvelope {
   readonly body: ArrayBuffer | null;
   /** threadId of the worker that ran the view (the access log's `worker`); not posted, the slot knows it. */
   readonly worker: number;
+  /** A file the front sends instead of a body (file()). */
+  readonly file?: FileSpec;
 }
 
 /**
@@ -191,7 +193,30 @@ export interface ResponseEnvelope {
  * cell, as sent, and when its view started, in milliseconds since the epoch (from
  * `performance.timeOrigin + performance.now()`).
  */
-export type ResponseTuple = readonly [seq: number, cell: number, startedAt: number, status: number, headers: HeaderPairs, body: ArrayBuffer | null];
+export type ResponseTuple = readonly [
+  seq: number,
+  cell: number,
+  startedAt: number,
+  status: number,
+  headers: HeaderPairs,
+  body: ArrayBuffer | null,
+  /** Only for a file() response: the front sends the file (absent otherwise, so it costs nothing). */
+  file?: FileSpec,
+];
+
+/** A file the front sends from disk for a file() response: the bytes never cross a thread. */
+export interface FileSpec {
+  /** The directory the file must be inside. */
+  readonly root: string;
+  /** The file's path relative to `root`, starting with "/". */
+  readonly path: string;
+  /** `Content-Disposition: attachment` with this name, or null to show it inline. */
+  readonly download: string | null;
+  /** A Content-Type instead of the one guessed from the extension, or null. */
+  readonly type: string | null;
+  /** `Cache-Control: max-age`, seconds. */
+  readonly maxAge: number;
+}
 
 /** What a thread posts back: every response finished in one of its turns, and its metrics. */
 export interface ResponseBatch {
@@ -204,7 +229,7 @@ export interface ResponseBatch {
 
 /** The worker's side: one response of a batch. */
 export function packResponse(seq: number, cell: number, startedAt: number, response: ResponseEnvelope): ResponseTuple {
-  return [seq, cell, startedAt, response.status, response.headers, response.body];
+  return response.file ? [seq, cell, startedAt, response.status, response.headers, null, response.file] : [seq, cell, startedAt, response.status, response.headers, response.body];
 }
 
 /**

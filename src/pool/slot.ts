@@ -231,12 +231,12 @@ export class WorkerSlot extends EventEmitter {
     const worker = this.#thread?.threadId ?? 0;
     if (batch.recycle) this.emit('recycle');
     if (batch.metrics) this.emit('metrics', worker, batch.metrics satisfies MetricSnapshot);
-    for (const [seq, cell, startedAt, status, headers, body] of batch.responses) {
+    for (const [seq, cell, startedAt, status, headers, body, file] of batch.responses) {
       const pending = this.#pending[cell];
       if (pending?.seq !== seq) continue; // taken back, and answered by the front already
       this.#pending[cell] = undefined;
       this.#claims.release(cell);
-      pending.delivery.delivered({ status, headers, body, worker }, startedAt);
+      pending.delivery.delivered(file ? { status, headers, body, worker, file } : { status, headers, body, worker }, startedAt);
     }
   }
 
