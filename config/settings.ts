@@ -110,6 +110,21 @@ export const settingsTable = defineSettings({
     default: 1_048_576,
     description: 'Largest request body in bytes; a larger one is answered 413.',
   },
+  FORM_MAX_FILE_SIZE: {
+    parser: integer(0, 1_073_741_824),
+    default: 1_048_576,
+    description: 'Largest file in a multipart form read by `req.form()`, in bytes; a larger one is a 413. The whole body is bounded by BODY_LIMIT first: raise both for uploads.',
+  },
+  FORM_MAX_FILES: {
+    parser: integer(0, 10_000),
+    default: 10,
+    description: 'Most files one form may carry; more is a 413.',
+  },
+  FORM_MAX_FIELDS: {
+    parser: integer(0, 1_000_000),
+    default: 1000,
+    description: 'Most fields (not files) one form may carry; more is a 413.',
+  },
   LOG_LEVEL: {
     parser: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     default: 'info',

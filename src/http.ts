@@ -6,6 +6,7 @@ import { sign, unsign } from 'cookie-signature';
 import { isAbsolute as isAbsolutePath, relative as relativePath, resolve as resolvePath, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { ResponseStatusInvalid, SecretKeyMissing } from './errors.js';
+import type { Form } from './form.js';
 import type { FileSpec } from './pool/protocol.js';
 
 /** A response header's value: one, or several (each `Set-Cookie` its own line; others joined by ", "). */
@@ -45,6 +46,13 @@ export interface Request<P = Record<string, string | number>> {
   readonly id: string;
   /** A pino logger bound to this request's id. */
   readonly log: Logger;
+  /**
+   * The body parsed as a form (`application/x-www-form-urlencoded` or `multipart/form-data`, by
+   * busboy, in this worker thread): fields and files. Over FORM_MAX_FILE_SIZE, FORM_MAX_FILES or
+   * FORM_MAX_FIELDS rejects with a 413 naming the limit, a malformed body with a 400, another
+   * content type with a 415.
+   */
+  form(): Promise<Form>;
   /** The body parsed as JSON; a malformed body throws a 400 `httpError`. */
   json<T = unknown>(): T;
   /** The body decoded as UTF-8. */

@@ -31,4 +31,5 @@ export {
 } from './settings.js';
 export type { Parser, SettingSpec, SettingsTable, SettingsOf, DeclaredSettings } from './settings.js';
 export type { PoolSpec } from './pool/protocol.js';
+export type { Form, UploadedFile } from './form.js';
 export type { Settings } from '../config/settings.js';

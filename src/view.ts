@@ -26,6 +26,7 @@ import {
 } from './http.js';
 import { ownedBuffer, type HeaderPairs, type RequestTask, type ResponseEnvelope } from './pool/protocol.js';
 import { clientAddress, type ClientAddress, type TrustFunction } from './client-address.js';
+import { parseForm, type Form, type FormLimits } from './form.js';
 import { UNMATCHED_ROUTE } from './metrics.js';
 import type { Route } from './router.js';
 
@@ -52,8 +53,11 @@ class ViewRequest implements Request {
   readonly #remoteAddress: string;
   readonly #trust: TrustFunction;
   #client: ClientAddress | undefined;
+  #form: Promise<Form> | undefined;
+  readonly #formLimits: FormLimits;
 
-  constructor(task: RequestTask, logger: Logger, trust: TrustFunction) {
+  constructor(task: RequestTask, logger: Logger, trust: TrustFunction, formLimits: FormLimits) {
+    this.#formLimits = formLimits;
     this.#remoteAddress = task.remoteAddress;
     this.#trust = trust;
     this.method = task.method;
@@ -116,6 +120,10 @@ class ViewRequest implements Request {
 
   text(): string {
     return decoder.decode(this.body);
+  }
+
+  form(): Promise<Form> {
+    return (this.#form ??= parseForm(this.headers['content-type'], this.body, this.#formLimits));
   }
 
   json<T = unknown>(): T {
@@ -248,7 +256,11 @@ export interface ViewRunOptions {
   readonly serverError?: ServerErrorView | null;
   /** TRUST_PROXY as a function (client-address.ts); none trusted when absent. */
   readonly trust?: TrustFunction;
+  /** FORM_MAX_FILE_SIZE, FORM_MAX_FILES, FORM_MAX_FIELDS. */
+  readonly formLimits?: FormLimits;
 }
+
+const DEFAULT_FORM_LIMITS: FormLimits = { maxFileSize: 1_048_576, maxFiles: 10, maxFields: 1000 };
 
 const TRUST_NONE: TrustFunction = () => false;
 
@@ -332,7 +344,7 @@ export function buildHandlers(
  * view's error is (errorResponse).
  */
 export async function runView(entry: ViewEntry, task: RequestTask, logger: Logger, options: ViewRunOptions): Promise<ResponseEnvelope> {
-  const req = new ViewRequest(task, logger, options.trust ?? TRUST_NONE);
+  const req = new ViewRequest(task, logger, options.trust ?? TRUST_NONE, options.formLimits ?? DEFAULT_FORM_LIMITS);
   try {
     return envelope(await entry.handler(req), entry.pattern);
   } catch (err) {

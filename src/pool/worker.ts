@@ -46,7 +46,8 @@ let loaded: LoadedApp | undefined;
 let routes: readonly Route[] = [];
 let views: readonly ViewEntry[] = [];
 const trust = trustFunction(settings.TRUST_PROXY);
-let viewOptions: ViewRunOptions = { debug: settings.DEBUG, trust };
+const formLimits = { maxFileSize: settings.FORM_MAX_FILE_SIZE, maxFiles: settings.FORM_MAX_FILES, maxFields: settings.FORM_MAX_FIELDS };
+let viewOptions: ViewRunOptions = { debug: settings.DEBUG, trust, formLimits };
 
 /** What the app's hooks receive in this thread. */
 const hookContext = (): HookContext => ({ pool, settings: loaded?.settings ?? {}, log: logger });
@@ -150,7 +151,7 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
   try {
     loaded = await loadApp(app);
     routes = loaded.routes;
-    viewOptions = { debug: settings.DEBUG, serverError: loaded.serverError, trust };
+    viewOptions = { debug: settings.DEBUG, serverError: loaded.serverError, trust, formLimits };
     // Middleware chains are built once per thread, not per request.
     views = buildHandlers(routes, loaded.middleware, { ...viewOptions, notFound: loaded.notFound });
   } catch (err) {
