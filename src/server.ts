@@ -18,11 +18,12 @@ import { DEFAULT_POOL } from './app/app-loader.js';
 import { trustFunction } from './client-address.js';
 import { refuseConnect } from './front/connect.js';
 import { corsOptions } from './front/cors.js';
+import { sendError } from './front/send-error.js';
 import { sendFile } from './front/send-file.js';
 import { refusal } from './front/request-target.js';
 import { ClientGone, type Dispatcher } from './pool/dispatch.js';
 import { SettingInvalid } from './errors.js';
-import { debugPage, errorPayload, escapeHtml } from './http.js';
+import { debugPage, escapeHtml } from './http.js';
 import { UNMATCHED_ROUTE, type FrontMetrics } from './metrics.js';
 import type { Pools } from './pool/pools.js';
 import { requestLogger } from './request-logger.js';
@@ -81,13 +82,6 @@ function requestId(raw: IncomingMessage): string {
 /** Status drover uses in logs and metrics for a client that left before its answer (nginx's 499). */
 const CLIENT_CLOSED_REQUEST = 499;
 
-function sendError(reply: FastifyReply, status: number, message: string, extra?: Record<string, unknown>): FastifyReply {
-  return reply
-    .code(status)
-    .header('x-request-id', reply.request.id) // also where no hook runs (frameworkErrors)
-    .type('application/json; charset=utf-8')
-    .send(JSON.stringify(errorPayload(status, message, reply.request.id, extra)));
-}
 
 /**
  * One access log line and the HTTP metrics of one request. The line goes through the root logger

@@ -6,7 +6,7 @@
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { settingsTable } from '../config/settings.js';
-import { resolveAppPath } from './app/app-loader.js';
+import { resolveAppPath } from './app/find-app.js';
 import { createLogger } from './logging.js';
 import { createServer } from './serve.js';
 import { environment, loadDotenv, loadSettings } from './settings.js';

@@ -228,7 +228,7 @@ function envelope(response: HttpResponse, route: string): ResponseEnvelope {
  * The 500 response. Outside DEBUG it names only the request id. In DEBUG it shows the error and
  * its stack: an HTML page for a browser (Accept: text/html), JSON otherwise.
  */
-function serverError(err: unknown, req: Request, options: ViewRunOptions): HttpResponse {
+function serverError(err: unknown, req: Request, options: Pick<ViewRunOptions, 'debug'>): HttpResponse {
   if (!options.debug) return json(errorPayload(500, 'Internal Server Error', req.id), { status: 500 });
   const error = err as Error & { code?: string };
   const detail = { message: String(error?.message ?? err), code: error?.code, stack: error?.stack };
@@ -254,15 +254,11 @@ export interface ViewRunOptions {
   readonly debug: boolean;
   /** The app's `serverError` export, answering a view's unexpected error (outside DEBUG). */
   readonly serverError?: ServerErrorView | null;
-  /** TRUST_PROXY as a function (client-address.ts); none trusted when absent. */
-  readonly trust?: TrustFunction;
+  /** TRUST_PROXY as a function (client-address.ts). */
+  readonly trust: TrustFunction;
   /** FORM_MAX_FILE_SIZE, FORM_MAX_FILES, FORM_MAX_FIELDS. */
-  readonly formLimits?: FormLimits;
+  readonly formLimits: FormLimits;
 }
-
-const DEFAULT_FORM_LIMITS: FormLimits = { maxFileSize: 1_048_576, maxFiles: 10, maxFields: 1000 };
-
-const TRUST_NONE: TrustFunction = () => false;
 
 /** A view drover runs in a worker: a route's, or the app's `notFound` view. */
 export interface ViewEntry {
@@ -344,7 +340,7 @@ export function buildHandlers(
  * view's error is (errorResponse).
  */
 export async function runView(entry: ViewEntry, task: RequestTask, logger: Logger, options: ViewRunOptions): Promise<ResponseEnvelope> {
-  const req = new ViewRequest(task, logger, options.trust ?? TRUST_NONE, options.formLimits ?? DEFAULT_FORM_LIMITS);
+  const req = new ViewRequest(task, logger, options.trust, options.formLimits);
   try {
     return envelope(await entry.handler(req), entry.pattern);
   } catch (err) {
@@ -355,7 +351,7 @@ export async function runView(entry: ViewEntry, task: RequestTask, logger: Logge
     } catch (again) {
       // The app's serverError view answered with an illegal header too: drover's own 500.
       req.log.error({ err: again, route: entry.pattern }, "the app's serverError view failed; answering with drover's 500");
-      return envelope(serverError(err, req, { debug: options.debug }), entry.pattern);
+      return envelope(serverError(err, req, options), entry.pattern);
     }
   }
 }

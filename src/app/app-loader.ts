@@ -31,7 +31,6 @@ export type { Hook, HookContext } from './contexts.js';
 import { checkMetricsRegistry } from './metrics-registry.js';
 import { setReverseTable } from './reverse.js';
 
-export { resolveAppPath } from './find-app.js';
 
 /** The pool every route without a `pool` option runs in; sized by WEB_CONCURRENCY. */
 export const DEFAULT_POOL = 'default';

@@ -6,12 +6,8 @@
 import contentDisposition from 'content-disposition';
 import send from '@fastify/send';
 import type { FastifyReply } from 'fastify';
-import { errorPayload } from '../http.js';
 import type { FileSpec, HeaderPairs } from '../pool/protocol.js';
-
-function sendJsonError(reply: FastifyReply, status: number, message: string): void {
-  reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(errorPayload(status, message, reply.request.id)));
-}
+import { sendError } from './send-error.js';
 
 /**
  * Answers `reply` with the file `spec` names, with the view's own headers (`headers`, e.g. from
@@ -36,8 +32,8 @@ export function sendFile(reply: FastifyReply, headers: HeaderPairs, spec: FileSp
       if (result.type !== 'file') {
         if (result.statusCode === 416) {
           reply.header('content-range', result.headers['Content-Range']);
-          sendJsonError(reply, 416, 'the requested range is not satisfiable');
-        } else sendJsonError(reply, 404, 'no such file');
+          sendError(reply, 416, 'the requested range is not satisfiable');
+        } else sendError(reply, 404, 'no such file');
         result.stream.destroy();
         return;
       }
