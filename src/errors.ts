@@ -155,6 +155,20 @@ export const ViewReturnedUnsupported = createError(
   500,
 );
 
+/** A streaming view yielded a chunk that is not bytes or a string. (route, type found) */
+export const ViewStreamChunkInvalid = createError(
+  'DROVER_ERR_VIEW_STREAM_CHUNK',
+  'route %s: the response stream yielded %s; yield Uint8Array (Buffer) or string chunks, e.g. JSON.stringify(row) + "\\n"',
+  500,
+);
+
+/**
+ * A response stream stopped before its end, after its status and headers were sent: the
+ * connection is closed without the final chunk, so the client sees a truncated response, not a
+ * complete one. (route, why)
+ */
+export const ResponseStreamCut = createError('DROVER_ERR_RESPONSE_STREAM_CUT', 'route %s: the response stream was cut: %s', 500);
+
 /** Helper misuse: a response helper got an invalid status. (helper, status) */
 export const ResponseStatusInvalid = createError(
   'DROVER_ERR_RESPONSE_STATUS',

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { ResponseStatusInvalid, SecretKeyMissing } from './errors.js';
 import type { Form } from './form.js';
 import type { FileSpec } from './pool/protocol.js';
+import type { StreamSource } from './streaming.js';
 
 /** A response header's value: one, or several (each `Set-Cookie` its own line; others joined by ", "). */
 export type HeaderValue = string | readonly string[];
@@ -47,6 +48,13 @@ export interface Request<P = Record<string, string | number>> {
   /** A pino logger bound to this request's id. */
   readonly log: Logger;
   /**
+   * Aborts when the client disconnects before its answer is complete, when the request's
+   * deadline (REQUEST_TIMEOUT or the route's `timeout`) passes before the view answers, and when
+   * a response stream is cancelled (the client left, or it made no progress for the timeout).
+   * Pass it to `fetch()` and other cancellable work; a streaming view checks `signal.aborted`.
+   */
+  readonly signal: AbortSignal;
+  /**
    * The body parsed as a form (`application/x-www-form-urlencoded` or `multipart/form-data`, by
    * busboy, in this worker thread): fields and files. Over FORM_MAX_FILE_SIZE, FORM_MAX_FILES or
    * FORM_MAX_FIELDS rejects with a 413 naming the limit, a malformed body with a 400, another
@@ -75,6 +83,8 @@ export interface HttpResponse {
   readonly body: Uint8Array | null;
   /** For file(): the file the front sends from disk. */
   readonly file?: FileSpec;
+  /** For stream(), sse() and a returned stream or WHATWG Response: the body, chunk by chunk. */
+  readonly stream?: StreamSource;
 }
 
 /** Options of file(). */
@@ -134,15 +144,22 @@ function checkStatus(helper: string, status: number, min = 100, max = 599): numb
   return status;
 }
 
-function respond(helper: string, contentType: string, body: Uint8Array | null, init: ResponseInit): HttpResponse {
+/**
+ * A frozen response. `contentType` is set unless the status forbids a body or the headers give
+ * one (null: none); `stream`, when given, is the body instead of `body`.
+ */
+export function makeResponse(helper: string, contentType: string | null, body: Uint8Array | null, init: ResponseInit, stream?: StreamSource): HttpResponse {
   const status = checkStatus(helper, init.status ?? 200);
   const headers: Record<string, HeaderValue> = {};
   // Statuses that forbid a body (RFC 9110 §15.3.5, §15.4.5) get none, whatever the view passed.
   const bodiless = status === 204 || status === 304 || status < 200;
-  if (!bodiless) headers['content-type'] = contentType;
+  if (!bodiless && contentType !== null) headers['content-type'] = contentType;
   for (const [name, value] of Object.entries(init.headers ?? {})) headers[name.toLowerCase()] = headerValue(value);
-  return Object.freeze({ [RESPONSE]: true as const, status, headers, body: bodiless ? null : body });
+  const response = { [RESPONSE]: true as const, status, headers, body: bodiless ? null : body };
+  return Object.freeze(stream ? { ...response, stream } : response);
 }
+
+const respond = makeResponse;
 
 /**
  * A JSON response.
@@ -175,13 +192,16 @@ export function html(body: string, init: ResponseInit = {}): HttpResponse {
 }
 
 /**
- * A binary response (`application/octet-stream` unless a content-type header says otherwise).
+ * A binary response (`application/octet-stream` unless a content-type header says otherwise). The
+ * bytes are copied, so the view may reuse or change its array afterwards.
  *
  * @example
  * return bytes(png, { headers: { 'content-type': 'image/png' } });
  */
 export function bytes(body: Uint8Array, init: ResponseInit = {}): HttpResponse {
-  return respond('bytes', 'application/octet-stream', body, init);
+  // A copy: the body's buffer is moved (transferred) to the front thread, which would leave the
+  // view's own array empty for the next request (a module-level constant, say).
+  return respond('bytes', 'application/octet-stream', new Uint8Array(body), init); // a copy: Buffer's slice() is a view
 }
 
 /**

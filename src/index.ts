@@ -12,6 +12,10 @@ export { route, get, post, put, patch, del, converters, METHODS } from './router
 export type { Method, Route, RouteOptions, ParamsOf, Converter, ConverterName } from './router.js';
 export { json, text, html, bytes, file, redirect, httpError, HttpError, withHeaders, withCookie, withoutCookie } from './http.js';
 export type { Request, View, HttpResponse, ResponseInit, Handler, Middleware, HeaderValue, CookieOptions, FileOptions } from './http.js';
+export { stream } from './streaming.js';
+export type { StreamSource, StreamChunk, StreamInit } from './streaming.js';
+export { sse } from './sse.js';
+export type { ServerSentEvent, SseInit } from './sse.js';
 export { reverse } from './app/reverse.js';
 export type { HookContext, Hook, TaskContext } from './app/contexts.js';
 export {

@@ -20,6 +20,7 @@ import { refuseConnect } from './front/connect.js';
 import { corsOptions } from './front/cors.js';
 import { sendError } from './front/send-error.js';
 import { sendFile } from './front/send-file.js';
+import { sendStream, type StreamCut } from './front/send-stream.js';
 import { refusal } from './front/request-target.js';
 import { ClientGone, type Dispatcher } from './pool/dispatch.js';
 import { SettingInvalid } from './errors.js';
@@ -88,16 +89,18 @@ const CLIENT_CLOSED_REQUEST = 499;
  * with the request id as a field (the same line `request.log` would write), so that no request
  * needs a child logger of its own (request-logger.ts).
  */
-function recordAccess(metrics: FrontMetrics, logger: Logger, request: FastifyRequest, reply: FastifyReply, statusCode: number): void {
+function recordAccess(metrics: FrontMetrics, logger: Logger, request: FastifyRequest, reply: FastifyReply, statusCode: number, streamCut?: StreamCut): void {
   const { id: reqId, method, url, routeLabel: route, worker } = request;
   const responseTime = reply.elapsedTime;
   metrics.observe(method, route, statusCode, responseTime / 1000);
   // The client's address: the socket's peer, or with TRUST_PROXY the one X-Forwarded-For names.
-  logger.info({ reqId, method, url, route, statusCode, responseTime, worker, ip: request.ip }, 'request completed');
+  const line = { reqId, method, url, route, statusCode, responseTime, worker, ip: request.ip };
+  // A response stream that ended early says why: its status was sent, its body is truncated.
+  logger.info(streamCut ? { ...line, streamCut } : line, 'request completed');
 }
 
 /** Writes a request's access line and HTTP metrics, with the status it ended with. */
-type AccessRecorder = (request: FastifyRequest, reply: FastifyReply, statusCode: number) => void;
+type AccessRecorder = (request: FastifyRequest, reply: FastifyReply, statusCode: number, streamCut?: StreamCut) => void;
 
 /** The client closed its connection before the answer: fastify's onResponse will not fire. */
 function clientLeft(reply: FastifyReply): boolean {
@@ -156,7 +159,7 @@ function addMetricsRoute(app: FastifyInstance, { metrics, viewMetrics, pools, to
  */
 export function buildFront(options: FrontOptions): FastifyInstance {
   const { settings, logger, metrics, pools } = options;
-  const access: AccessRecorder = (request, reply, statusCode) => recordAccess(metrics, logger, request, reply, statusCode);
+  const access: AccessRecorder = (request, reply, statusCode, streamCut) => recordAccess(metrics, logger, request, reply, statusCode, streamCut);
   // The slowest route may take this long to upload its request; its deadline covers the upload.
   const receiveMs = Math.max(settings.REQUEST_TIMEOUT, ...options.routes.map((r) => r.timeout ?? 0)) * 1000;
   const app = Fastify({
@@ -396,9 +399,19 @@ function dispatchView(
       reply.send(err); // to the error handler
       return;
     }
-    const { status, headers, body, file } = response as ResponseEnvelope;
+    const { status, headers, body, file, stream } = response as ResponseEnvelope;
     if (file) {
       sendFile(reply, headers, file);
+      return;
+    }
+    if (stream) {
+      sendStream(reply, status, headers, stream, {
+        route: info.pattern,
+        idleMs: timeout * 1000,
+        log: request.log,
+        timedOut: () => dispatcher.streamTimedOut(info.pattern),
+        cut: (why) => access(request, reply, status, why),
+      });
       return;
     }
     reply.code(status);

@@ -25,6 +25,7 @@ import {
   type Request,
 } from './http.js';
 import { ownedBuffer, type HeaderPairs, type RequestTask, type ResponseEnvelope } from './pool/protocol.js';
+import { chunkReader, fromWebResponse, isStreamSource, stream, type ChunkReader } from './streaming.js';
 import { clientAddress, type ClientAddress, type TrustFunction } from './client-address.js';
 import { parseForm, type Form, type FormLimits } from './form.js';
 import { UNMATCHED_ROUTE } from './metrics.js';
@@ -55,6 +56,8 @@ class ViewRequest implements Request {
   #client: ClientAddress | undefined;
   #form: Promise<Form> | undefined;
   readonly #formLimits: FormLimits;
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
 
   constructor(task: RequestTask, logger: Logger, trust: TrustFunction, formLimits: FormLimits) {
     this.#formLimits = formLimits;
@@ -69,6 +72,22 @@ class ViewRequest implements Request {
     this.body = task.body ? new Uint8Array(task.body) : EMPTY;
     this.id = task.id;
     this.#logger = logger;
+  }
+
+  /** Made on first use: most views never ask. The front says when it aborts (abort()). */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Aborts `signal` with `reason` (the client left, the deadline passed, a stream was cancelled), once. */
+  abort(reason: unknown): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
   }
 
   /** Built on first use, from the pairs the request travelled as. */
@@ -188,9 +207,8 @@ function unsendable(value: object): string | null {
   if (value instanceof Map || value instanceof Set || value instanceof WeakMap || value instanceof WeakSet) return `a ${value.constructor.name} (JSON would drop its entries; return an object or an array)`;
   if (value instanceof Error) return `an Error (throw it, or httpError(status, message), instead)`;
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} (return a Uint8Array or bytes() for binary data)`;
-  if (typeof (value as { getReader?: unknown }).getReader === 'function') return 'a ReadableStream (streaming responses are not supported yet)';
-  if (typeof (value as { pipe?: unknown }).pipe === 'function' && typeof (value as { on?: unknown }).on === 'function') return 'a Node stream (streaming responses are not supported yet)';
-  if (typeof Response === 'function' && value instanceof Response) return 'a WHATWG Response (return json(), text(), html(), bytes() or redirect())';
+  if (typeof (value as { pipe?: unknown }).pipe === 'function') return 'a writable Node stream (return a Readable, or an async iterable, to stream)';
+  if (typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function') return 'an iterator or generator (stream with an `async function*`, or return an array)';
   return null;
 }
 
@@ -202,6 +220,8 @@ function toResponse(result: unknown, viewName: string): HttpResponse {
   if (result instanceof ArrayBuffer) return bytes(new Uint8Array(result));
   if (result === null) return json(null);
   if (typeof result === 'object') {
+    if (typeof Response === 'function' && result instanceof Response) return fromWebResponse(result);
+    if (isStreamSource(result)) return stream(result);
     const what = unsendable(result);
     if (what !== null) throw new ViewReturnedUnsupported(viewName, what);
     try {
@@ -214,13 +234,33 @@ function toResponse(result: unknown, viewName: string): HttpResponse {
   throw new ViewReturnedUnsupported(viewName, typeof result === 'function' ? 'a function (call it?)' : `a ${typeof result}`);
 }
 
-function envelope(response: HttpResponse, route: string): ResponseEnvelope {
+/** A view's answer as the worker sends it: the envelope, and for a stream the reader of its body. */
+export interface ViewOutcome {
+  readonly envelope: ResponseEnvelope;
+  /** The body to stream (pool/stream-source.ts), or undefined. */
+  readonly reader?: ChunkReader;
+}
+
+function envelope(response: HttpResponse, route: string, method: string): ViewOutcome {
+  const headers = toPairs(response.headers, route);
+  if (response.stream) {
+    const reader = chunkReader(response.stream);
+    const body = { status: response.status, headers, body: null, worker: threadId };
+    // HEAD, 204, 304: no body is sent, so the stream is stopped before it produces anything.
+    if (method === 'HEAD' || response.body === null && (response.status === 204 || response.status === 304 || response.status < 200)) {
+      reader.cancel(new DOMException('the response has no body', 'AbortError'));
+      return { envelope: body };
+    }
+    return { envelope: body, reader };
+  }
   return {
-    status: response.status,
-    headers: toPairs(response.headers, route),
-    body: response.body ? ownedBuffer(response.body) : null,
-    worker: threadId,
-    ...(response.file ? { file: response.file } : {}),
+    envelope: {
+      status: response.status,
+      headers,
+      body: response.body ? ownedBuffer(response.body) : null,
+      worker: threadId,
+      ...(response.file ? { file: response.file } : {}),
+    },
   };
 }
 
@@ -336,22 +376,35 @@ export function buildHandlers(
 }
 
 /**
- * Runs `entry`'s handler for `task`. Never throws: what a middleware throws is answered as a
+ * The request object a view receives, for `task`; made before the view runs so the worker can
+ * abort its `signal` when the client leaves.
+ *
+ * @example
+ * const req = createRequest(task, logger, options);
+ * const outcome = await runView(entry, req, options);
+ */
+export function createRequest(task: RequestTask, logger: Logger, options: ViewRunOptions): ViewRequest {
+  return new ViewRequest(task, logger, options.trust, options.formLimits);
+}
+
+export type { ViewRequest };
+
+/**
+ * Runs `entry`'s handler for `req`. Never throws: what a middleware throws is answered as a
  * view's error is (errorResponse).
  */
-export async function runView(entry: ViewEntry, task: RequestTask, logger: Logger, options: ViewRunOptions): Promise<ResponseEnvelope> {
-  const req = new ViewRequest(task, logger, options.trust, options.formLimits);
+export async function runView(entry: ViewEntry, req: ViewRequest, options: ViewRunOptions): Promise<ViewOutcome> {
   try {
-    return envelope(await entry.handler(req), entry.pattern);
+    return envelope(await entry.handler(req), entry.pattern, req.method);
   } catch (err) {
     // Also what envelope() refuses (an illegal header): answered as any view error is.
     const response = await errorResponse(err, req, entry, options);
     try {
-      return envelope(response, entry.pattern);
+      return envelope(response, entry.pattern, req.method);
     } catch (again) {
       // The app's serverError view answered with an illegal header too: drover's own 500.
       req.log.error({ err: again, route: entry.pattern }, "the app's serverError view failed; answering with drover's 500");
-      return envelope(serverError(err, req, options), entry.pattern);
+      return envelope(serverError(err, req, options), entry.pattern, req.method);
     }
   }
 }

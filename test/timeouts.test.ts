@@ -1,4 +1,5 @@
-// Deadlines (uWSGI's harakiri): from arrival, queue time included; running → 504 + thread replaced.
+// Deadlines: from arrival, queue time included; running → 504 and req.signal aborts, and a view
+// that does not stop within the grace has its thread replaced (uWSGI's harakiri).
 import t from 'tap';
 import { eventually, fixture, sample, scrape, startDrover } from './helpers/server.js';
 
@@ -30,6 +31,20 @@ t.test('a running view past its deadline: 504, logged, thread replaced', async (
   const after = await get('/ok');
   t.equal(after.status, 200, 'the replacement thread serves');
   await eventually(async () => sample(await scrape(server.url), 'drover_workers{pool="default"}') === 1);
+});
+
+t.test('a view that stops on req.signal at its deadline keeps its thread', async (t) => {
+  const before = await restarts('timeout');
+  const res = await get('/wait-signal', { headers: { 'x-request-id': 'polite-1' } });
+  t.equal(res.status, 504, 'the client has its 504 at the deadline');
+  const line = await server.waitForLog((l) => l.reqId === 'polite-1' && l.msg === 'signal aborted');
+  t.equal(line.reason, 'TimeoutError', "the view's signal aborted with a TimeoutError");
+  t.match(server.logs().find((l) => l.reqId === 'polite-1' && l.level === 40), { msg: /aborting its view \(req.signal\)/ });
+  // Past the grace: still no replacement, and the same thread serves on.
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  t.equal(await restarts('timeout'), before, 'no thread was replaced');
+  t.notOk(server.logs().some((l) => l.reqId === 'polite-1' && l.level === 50), 'no harakiri line');
+  t.equal((await get('/ok')).status, 200);
 });
 
 t.test('a route timeout overrides REQUEST_TIMEOUT', async (t) => {

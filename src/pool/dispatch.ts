@@ -14,7 +14,7 @@ import type { PoolMetrics } from '../metrics.js';
 import type { WorkerPool } from './pool.js';
 import { LinkedList, type Linked } from '../linked-list.js';
 import type { Delivery, WorkerSlot } from './slot.js';
-import type { RequestTask, ResponseEnvelope } from './protocol.js';
+import { ABORT_GRACE_MS, type RequestTask, type ResponseEnvelope } from './protocol.js';
 
 /** Per-request scheduling facts from the front. */
 export interface DispatchOptions {
@@ -129,7 +129,8 @@ export class Dispatcher {
 
   /**
    * The client disconnected: a request that has not started (queued, or waiting in a thread's
-   * inbox) is dropped; a running one finishes undisturbed.
+   * inbox) is dropped; a running one is left to finish (its thread is not killed), and its view's
+   * `req.signal` aborts, so a view that passes it on stops early.
    */
   clientGone(task: RequestTask): void {
     const gone = () => new ClientGone('the client disconnected while the request was queued');
@@ -142,11 +143,16 @@ export class Dispatcher {
     }
     for (const ticket of this.#running) {
       const slot = ticket.slot as WorkerSlot;
-      if (ticket.task === task && slot.takeBack(task)) {
-        this.#takenBack(ticket, slot, gone());
-        return;
-      }
+      if (ticket.task !== task) continue;
+      if (slot.takeBack(task)) this.#takenBack(ticket, slot, gone());
+      else slot.abort(task, 'client');
+      return;
     }
+  }
+
+  /** Counts a response stream that made no progress for its route's timeout (drover_request_timeouts_total). */
+  streamTimedOut(route: string): void {
+    this.#metrics.timedOut(route);
   }
 
   /** Answers everything still queued or running with 503 (the graceful timeout ran out). */
@@ -166,6 +172,7 @@ export class Dispatcher {
   /** The slot answered (a response, or the thread's failure): settle first, then free the slot. */
   #answered(ticket: Ticket, outcome: ResponseEnvelope | Error): void {
     const slot = ticket.slot as WorkerSlot;
+    clearTimeout(ticket.timer); // a view that stopped within the grace after its deadline
     if (outcome instanceof Error) this.#failed(ticket, outcome);
     else this.#settle(ticket, outcome);
     this.#running.remove(ticket);
@@ -250,11 +257,23 @@ export class Dispatcher {
       this.#logger.warn(fields, "request dropped: its deadline passed while it waited in a worker thread's inbox");
       this.#takenBack(ticket, slot, new RequestTimedOut(String(timeout), route));
     } else {
-      this.#logger.error(fields, 'request timed out: answering 504 and replacing its worker thread');
-      this.#pool.recordRestart('timeout');
+      // Running: the client gets its 504 now, and the view its req.signal. A view that stops
+      // within the grace leaves its thread (and the thread's other requests) alone; one that does
+      // not, busy on the CPU or deaf to the signal, has its thread replaced (uWSGI's harakiri).
+      this.#logger.warn(fields, `request timed out: answering 504 and aborting its view (req.signal); its thread is replaced unless the view stops within ${ABORT_GRACE_MS} ms`);
       this.#settle(ticket, new RequestTimedOut(String(timeout), route));
-      slot?.terminate();
+      slot?.abort(ticket.task, 'timeout');
+      ticket.timer = setTimeout(this.#harakiri, ABORT_GRACE_MS, ticket, fields);
     }
+  };
+
+  /** A view that passed its deadline has not stopped within the grace: replace its thread. */
+  readonly #harakiri = (ticket: Ticket, fields: Record<string, unknown>): void => {
+    const slot = ticket.slot;
+    if (ticket.list !== this.#running || !slot || slot.dead) return; // it stopped after all
+    this.#logger.error(fields, `request timed out and its view did not stop within ${ABORT_GRACE_MS} ms: replacing its worker thread`);
+    this.#pool.recordRestart('timeout');
+    slot.terminate();
   };
 
   #failed(ticket: Ticket, err: Error & { code?: string }): void {

@@ -114,6 +114,13 @@ export class WorkerPool extends EventEmitter {
     slot.on('dead', (err: Error & { code?: string }, terminatedByUs: boolean) => this.#died(slot, err, terminatedByUs));
     slot.on('recycle', () => this.#recycle(slot, 'memory'));
     slot.on('failure', (err: Error) => this.emit('failure', err));
+    // A response stream's view blocks its thread (it never answered the stream's cancel): replaced
+    // as a view past its deadline is (uWSGI's harakiri).
+    slot.on('stuck', () => {
+      if (slot.dead) return;
+      this.recordRestart('timeout');
+      slot.terminate();
+    });
     return slot;
   }
 

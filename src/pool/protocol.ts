@@ -143,6 +143,46 @@ export function unpackRequests(batch: RequestBatch): RequestTask[] {
   }));
 }
 
+/**
+ * What the front posts on a thread's channel besides request batches: the client of a running
+ * request left, or its deadline passed, so its `req.signal` aborts (the request at `cell`, if its
+ * sequence number is `seq`).
+ */
+export interface AbortRequest {
+  readonly abort: readonly [cell: number, seq: number, why: 'client' | 'timeout'];
+}
+
+/**
+ * How long a thread has, after the front asked it to stop something (a view past its deadline, a
+ * cancelled response stream), to show its event loop still runs: the view settles, or the stream
+ * answers. Past it the thread is taken for stuck (a view busy on the CPU) and replaced.
+ */
+export const ABORT_GRACE_MS = 1000;
+
+/** Everything the front posts on a thread's channel. */
+export type FrontMessage = RequestBatch | AbortRequest;
+
+/**
+ * Bytes one response stream may have in flight between its worker thread and the front: sent by
+ * the view and not yet taken by the client's connection. With the socket's own buffers, this is
+ * what a stream to a slow client holds in memory, however long the stream is.
+ */
+export const STREAM_WINDOW = 1024 * 1024;
+
+/**
+ * What a worker posts on a response stream's own channel: a chunk, the end, a failure (the
+ * view's stream threw; its message), or `cancelled` (the answer to a cancel, which tells the front
+ * the thread is not stuck).
+ */
+export type StreamMessage = ArrayBuffer | { readonly end: true } | { readonly error: string } | 'cancelled';
+
+/**
+ * What the front posts on a response stream's channel: bytes the client's connection took (the
+ * worker may send that many more), or a cancel (the client left, the stream's timeout passed,
+ * its thread retires), with the reason `req.signal` aborts with.
+ */
+export type StreamControl = number | { readonly cancel: 'client' | 'timeout' | 'shutdown' };
+
 /** A route as the front thread sees it: data only, the view stays in the worker. */
 export interface RouteInfo {
   readonly id: number;
@@ -186,6 +226,16 @@ export interface ResponseEnvelope {
   readonly worker: number;
   /** A file the front sends instead of a body (file()). */
   readonly file?: FileSpec;
+  /** A streamed body, in the front: the channel its chunks arrive on, and its thread's fate. */
+  readonly stream?: StreamHandle;
+}
+
+/** A streamed response body as the front receives it. */
+export interface StreamHandle {
+  /** The stream's own channel: StreamMessage in, StreamControl out. */
+  readonly port: MessagePort;
+  /** The thread does not answer a cancel (a view stuck on the CPU): replace it, as a timeout does. */
+  stuck(): void;
 }
 
 /**
@@ -202,6 +252,8 @@ export type ResponseTuple = readonly [
   body: ArrayBuffer | null,
   /** Only for a file() response: the front sends the file (absent otherwise, so it costs nothing). */
   file?: FileSpec,
+  /** Only for a streamed response: the channel of its chunks (transferred). */
+  stream?: MessagePort,
 ];
 
 /** A file the front sends from disk for a file() response: the bytes never cross a thread. */
@@ -228,7 +280,8 @@ export interface ResponseBatch {
 }
 
 /** The worker's side: one response of a batch. */
-export function packResponse(seq: number, cell: number, startedAt: number, response: ResponseEnvelope): ResponseTuple {
+export function packResponse(seq: number, cell: number, startedAt: number, response: ResponseEnvelope, stream?: MessagePort): ResponseTuple {
+  if (stream) return [seq, cell, startedAt, response.status, response.headers, null, undefined, stream];
   return response.file ? [seq, cell, startedAt, response.status, response.headers, null, response.file] : [seq, cell, startedAt, response.status, response.headers, response.body];
 }
 

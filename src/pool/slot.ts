@@ -24,8 +24,11 @@ import {
   type RequestTask,
   type ResponseBatch,
   type ResponseEnvelope,
+  type AbortRequest,
   type ShutdownResult,
   type ShutdownTask,
+  type StreamControl,
+  type StreamHandle,
   type ThreadError,
   type WorkerData,
 } from './protocol.js';
@@ -72,7 +75,8 @@ export interface SlotCapacity {
 /**
  * Events: `dead` (error) once the thread stopped without being asked to; `metrics` (threadId,
  * snapshot) before the responses they belong to are resolved; `recycle` when the thread's heap
- * passed WORKER_RECYCLE_HEAP_MB; `failure` (Error) when the app's shutdown hook failed.
+ * passed WORKER_RECYCLE_HEAP_MB; `failure` (Error) when the app's shutdown hook failed; `stuck`
+ * when the thread did not answer a response stream's cancel (its event loop is blocked).
  */
 export class WorkerSlot extends EventEmitter {
   readonly #piscina: Piscina;
@@ -231,13 +235,61 @@ export class WorkerSlot extends EventEmitter {
     const worker = this.#thread?.threadId ?? 0;
     if (batch.recycle) this.emit('recycle');
     if (batch.metrics) this.emit('metrics', worker, batch.metrics satisfies MetricSnapshot);
-    for (const [seq, cell, startedAt, status, headers, body, file] of batch.responses) {
+    for (const [seq, cell, startedAt, status, headers, body, file, stream] of batch.responses) {
       const pending = this.#pending[cell];
-      if (pending?.seq !== seq) continue; // taken back, and answered by the front already
+      if (pending?.seq !== seq) {
+        stream?.close(); // taken back, and answered by the front already: its stream is not wanted
+        continue;
+      }
       this.#pending[cell] = undefined;
       this.#claims.release(cell);
-      pending.delivery.delivered(file ? { status, headers, body, worker, file } : { status, headers, body, worker }, startedAt);
+      if (stream) pending.delivery.delivered({ status, headers, body, worker, stream: this.#track(stream) }, startedAt);
+      else pending.delivery.delivered(file ? { status, headers, body, worker, file } : { status, headers, body, worker }, startedAt);
     }
+  }
+
+  /**
+   * Response streams still open on this thread. A stream outlives its request's slot in the
+   * dispatcher (a long stream, server-sent events, must not hold one of the thread's views), but
+   * not the thread: close() waits for them (GRACEFUL_TIMEOUT at most), and a thread that dies
+   * closes their channels, which cuts their responses.
+   */
+  readonly #streams = new Set<MessagePort>();
+  #streamsDone: (() => void) | undefined;
+
+  #track(port: MessagePort): StreamHandle {
+    this.#streams.add(port);
+    port.once('close', () => {
+      this.#streams.delete(port);
+      if (this.#streams.size === 0) this.#streamsDone?.();
+    });
+    return { port, stuck: () => this.emit('stuck') };
+  }
+
+  /** Response streams open on this thread. */
+  get streams(): number {
+    return this.#streams.size;
+  }
+
+  /**
+   * Waits for this thread's response streams to end, at most GRACEFUL_TIMEOUT; then cancels the
+   * ones left (their views see req.signal abort, their clients a truncated response).
+   */
+  async #endStreams(): Promise<void> {
+    if (this.#streams.size === 0) return;
+    const ended = new Promise<void>((resolve) => (this.#streamsDone = resolve));
+    if ((await Promise.race([ended, sleep(this.#settings.GRACEFUL_TIMEOUT * 1000)])) !== 'timeout') return;
+    for (const port of this.#streams) {
+      port.postMessage({ cancel: 'shutdown' } satisfies StreamControl);
+      port.close();
+    }
+  }
+
+  /** The client of a running request left, or its deadline passed: its view's `req.signal` aborts. */
+  abort(task: RequestTask, why: 'client' | 'timeout'): void {
+    const cell = task.cell as number;
+    const seq = task.seq as number;
+    if (this.#pending[cell]?.seq === seq && this.#port && !this.dead) this.#port.postMessage({ abort: [cell, seq, why] } satisfies AbortRequest);
   }
 
   #exited(code: number): void {
@@ -305,6 +357,7 @@ export class WorkerSlot extends EventEmitter {
     this.#closed ??= (async () => {
       this.#closing = true;
       this.#port?.close();
+      await this.#endStreams();
       if (this.#thread && !this.dead && !(await this.#shutdownHook())) {
         await this.#piscina.destroy(); // the hook is still running: stop it with the thread
         return;

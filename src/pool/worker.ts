@@ -5,7 +5,7 @@
  * thread retires.
  */
 import { getHeapStatistics } from 'node:v8';
-import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
+import { BroadcastChannel, MessageChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { register } from 'prom-client';
 import { threadError } from '../app/app-errors.js';
 import { describeRoutes, loadApp, type HookContext, type LoadedApp } from '../app/app-loader.js';
@@ -16,15 +16,16 @@ import { setSecretKey } from '../http.js';
 import { channelDestination, createLogger } from '../logging.js';
 import { setSettingsEnvironment } from '../settings.js';
 import { isFrontOnlyMetric, type MetricSnapshot } from '../view-metrics.js';
-import { buildHandlers, runView, type ViewEntry, type ViewRunOptions } from '../view.js';
+import { buildHandlers, createRequest, runView, type ViewEntry, type ViewRequest, type ViewRunOptions } from '../view.js';
+import { pumpStream } from './stream-source.js';
 import { claimStart } from './claims.js';
 import {
   BootStage,
   packResponse,
   unpackRequests,
+  type FrontMessage,
   type ManifestResult,
   type ManifestTask,
-  type RequestBatch,
   type RequestTask,
   type ResponseBatch,
   type ResponseTuple,
@@ -70,7 +71,7 @@ async function changedMetrics(): Promise<MetricSnapshot | undefined> {
 
 let port: MessagePort | undefined;
 let outbox: ResponseTuple[] = [];
-let transfer: ArrayBuffer[] = [];
+let transfer: (ArrayBuffer | MessagePort)[] = [];
 
 /** Posts every response finished in this turn as one message (after the turn's other views). */
 async function flush(): Promise<void> {
@@ -120,12 +121,27 @@ function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** The requests running now, by claim cell: where an abort (the client left) finds its request. */
+const active: ({ readonly seq: number; readonly req: ViewRequest } | undefined)[] = [];
+
 async function serve(task: RequestTask, startedAt: number): Promise<void> {
   const view = views[task.route];
   if (!view) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
-  const response = await runView(view, task, logger, viewOptions);
-  outbox.push(packResponse(task.seq as number, task.cell as number, startedAt, response));
-  if (response.body) transfer.push(response.body);
+  const cell = task.cell as number;
+  const req = createRequest(task, logger, viewOptions);
+  active[cell] = { seq: task.seq as number, req };
+  const { envelope, reader } = await runView(view, req, viewOptions);
+  active[cell] = undefined;
+  if (reader) {
+    // A streamed body gets a channel of its own; the response carries the front's end of it.
+    const { port1, port2 } = new MessageChannel();
+    void pumpStream(reader, port1, { route: view.pattern, abort: (reason) => req.abort(reason), log: req.log });
+    outbox.push(packResponse(task.seq as number, cell, startedAt, envelope, port2));
+    transfer.push(port2);
+  } else {
+    outbox.push(packResponse(task.seq as number, cell, startedAt, envelope));
+    if (envelope.body) transfer.push(envelope.body);
+  }
   running--;
   startMore();
   // The last response of a quiet thread leaves at once; otherwise every response finished in
@@ -134,8 +150,20 @@ async function serve(task: RequestTask, startedAt: number): Promise<void> {
   else if (outbox.length === 1) setImmediate(() => void flush());
 }
 
-function onBatch(batch: RequestBatch): void {
-  for (const task of unpackRequests(batch)) inbox.push(task);
+function onMessage(message: FrontMessage): void {
+  if (!Array.isArray(message)) {
+    // The client of a running request left, or its deadline passed: its view's req.signal aborts.
+    const [cell, seq, why] = (message as Exclude<FrontMessage, readonly unknown[]>).abort;
+    const running = active[cell];
+    if (running?.seq !== seq) return;
+    running.req.abort(
+      why === 'timeout'
+        ? new DOMException('the request passed its deadline (REQUEST_TIMEOUT or the route timeout)', 'TimeoutError')
+        : new DOMException('the client disconnected', 'AbortError'),
+    );
+    return;
+  }
+  for (const task of unpackRequests(message)) inbox.push(task);
   startMore();
 }
 
@@ -176,7 +204,7 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
   claims = new Int32Array(task.claims);
   concurrency = task.concurrency;
   port = task.port;
-  port.on('message', onBatch);
+  port.on('message', onMessage);
   return { ok: true, routes: describeRoutes(routes), pools: loaded.pools, notFound: loaded.notFound !== null };
 }
 
