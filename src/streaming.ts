@@ -16,11 +16,22 @@ export type StreamChunk = Uint8Array | string;
 /** One way to read any StreamSource: `next()` chunk by chunk, `cancel()` from any state. */
 export interface ChunkReader {
   next(): Promise<IteratorResult<unknown>>;
-  /** Stops the source (the client left, or the stream's deadline passed); never throws. */
-  cancel(reason: unknown): void;
+  /**
+   * Stops the source (the client left, or the stream's deadline passed). Resolves when the
+   * source has finished stopping (an async generator's `finally` blocks ran); never rejects.
+   */
+  cancel(reason: unknown): Promise<void>;
 }
 
 const ignore = (): void => undefined;
+
+/** A Node Readable destroyed: resolves once it closed. */
+function destroyed(source: Readable): Promise<void> {
+  if (source.closed) return Promise.resolve();
+  const closed = new Promise<void>((resolve) => source.once('close', () => resolve()));
+  source.destroy();
+  return closed;
+}
 
 function isNodeReadable(value: object): value is Readable {
   const v = value as Partial<Readable>;
@@ -46,14 +57,14 @@ export function isStreamSource(value: unknown): value is StreamSource {
 export function chunkReader(source: StreamSource): ChunkReader {
   if (isReadableStream(source)) {
     const reader = source.getReader();
-    return { next: () => reader.read() as Promise<IteratorResult<unknown>>, cancel: (reason) => void reader.cancel(reason).catch(ignore) };
+    return { next: () => reader.read() as Promise<IteratorResult<unknown>>, cancel: (reason) => reader.cancel(reason).catch(ignore) };
   }
   if (isNodeReadable(source)) {
     const iterator = source[Symbol.asyncIterator]();
-    return { next: () => iterator.next(), cancel: () => void source.destroy() };
+    return { next: () => iterator.next(), cancel: () => destroyed(source) };
   }
   const iterator = source[Symbol.asyncIterator]();
-  return { next: () => iterator.next(), cancel: () => void iterator.return?.()?.catch(ignore) };
+  return { next: () => iterator.next(), cancel: async () => void (await iterator.return?.()?.catch(ignore)) };
 }
 
 const encoder = new TextEncoder();

@@ -248,7 +248,7 @@ function envelope(response: HttpResponse, route: string, method: string): ViewOu
     const body = { status: response.status, headers, body: null, worker: threadId };
     // HEAD, 204, 304: no body is sent, so the stream is stopped before it produces anything.
     if (method === 'HEAD' || response.body === null && (response.status === 204 || response.status === 304 || response.status < 200)) {
-      reader.cancel(new DOMException('the response has no body', 'AbortError'));
+      void reader.cancel(new DOMException('the response has no body', 'AbortError'));
       return { envelope: body };
     }
     return { envelope: body, reader };

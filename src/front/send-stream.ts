@@ -85,6 +85,12 @@ class ThreadStream extends Readable {
     } else if (message === 'cancelled') {
       clearTimeout(this.#answerTimer);
       this.#handle.port.close();
+      if (this.#over) return;
+      // Not ours: its thread retired (a reload, a recycle) and GRACEFUL_TIMEOUT ran out.
+      this.#finish();
+      this.#options.log.warn({ route: this.#options.route }, 'response stream cut: its worker thread retired and GRACEFUL_TIMEOUT ran out');
+      this.#options.cut('thread');
+      this.#reply.raw.destroy();
     } else if ('end' in message) {
       this.#finish();
       this.#handle.port.close();
@@ -102,7 +108,7 @@ class ThreadStream extends Readable {
     clearTimeout(this.#answerTimer);
     if (this.#over) return;
     this.#finish();
-    this.#options.log.error({ route: this.#options.route }, 'response stream cut: its worker thread stopped');
+    this.#options.log.warn({ route: this.#options.route }, 'response stream cut: its worker thread stopped');
     this.#options.cut('thread');
     this.#reply.raw.destroy();
   };

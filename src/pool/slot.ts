@@ -17,6 +17,7 @@ import { threadError } from '../app/app-errors.js';
 import { AppThreadExited, BootTimedOut, ShutdownHookFailed } from '../errors.js';
 import { StartClaims } from './claims.js';
 import {
+  ABORT_GRACE_MS,
   BootStage,
   packRequests,
   type ManifestResult,
@@ -273,16 +274,17 @@ export class WorkerSlot extends EventEmitter {
 
   /**
    * Waits for this thread's response streams to end, at most GRACEFUL_TIMEOUT; then cancels the
-   * ones left (their views see req.signal abort, their clients a truncated response).
+   * ones left (their views see req.signal abort, their clients a truncated response) and gives
+   * their views ABORT_GRACE_MS to stop before the thread goes.
    */
   async #endStreams(): Promise<void> {
     if (this.#streams.size === 0) return;
     const ended = new Promise<void>((resolve) => (this.#streamsDone = resolve));
     if ((await Promise.race([ended, sleep(this.#settings.GRACEFUL_TIMEOUT * 1000)])) !== 'timeout') return;
-    for (const port of this.#streams) {
-      port.postMessage({ cancel: 'shutdown' } satisfies StreamControl);
-      port.close();
-    }
+    // The front's end closes each channel once the view answered the cancel (send-stream.ts).
+    for (const port of this.#streams) port.postMessage({ cancel: 'shutdown' } satisfies StreamControl);
+    if ((await Promise.race([ended, sleep(ABORT_GRACE_MS)])) !== 'timeout') return;
+    for (const port of this.#streams) port.close();
   }
 
   /** The client of a running request left, or its deadline passed: its view's `req.signal` aborts. */

@@ -10,7 +10,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { chunkBytes, type ChunkReader } from '../streaming.js';
-import { ownedBuffer, STREAM_WINDOW, type StreamControl, type StreamMessage } from './protocol.js';
+import { ABORT_GRACE_MS, ownedBuffer, STREAM_WINDOW, type StreamControl, type StreamMessage } from './protocol.js';
 
 /**
  * Chunks produced within one turn are sent together up to this size: a source that yields many
@@ -77,11 +77,16 @@ export function pumpStream(reader: ChunkReader, port: MessagePort, owner: Stream
       credit += control;
     } else if (!cancelled) {
       cancelled = true;
-      // Answered at once, from the thread's event loop: it tells the front the thread is alive,
-      // whatever the source does with its cancel.
-      port.postMessage('cancelled' satisfies StreamMessage);
       owner.abort(abortReason(control.cancel));
-      reader.cancel(abortReason(control.cancel));
+      // Answered once the source has stopped (its `finally` blocks ran, their log lines out), or
+      // at half the grace if it takes longer: the answer tells the front the thread's event loop
+      // runs, so only a thread that cannot answer at all is taken for stuck.
+      let timer: NodeJS.Timeout | undefined;
+      const halfGrace = new Promise<void>((resolve) => (timer = setTimeout(resolve, ABORT_GRACE_MS / 2)));
+      void Promise.race([reader.cancel(abortReason(control.cancel)), halfGrace]).then(() => {
+        clearTimeout(timer);
+        port.postMessage('cancelled' satisfies StreamMessage);
+      });
     }
     wake?.();
   });
@@ -90,7 +95,7 @@ export function pumpStream(reader: ChunkReader, port: MessagePort, owner: Stream
     if (!cancelled) {
       cancelled = true;
       owner.abort(abortReason('shutdown'));
-      reader.cancel(abortReason('shutdown'));
+      void reader.cancel(abortReason('shutdown'));
     }
     wake?.();
   });
@@ -123,7 +128,7 @@ export function pumpStream(reader: ChunkReader, port: MessagePort, owner: Stream
       if (cancelled) return; // the source's own complaint about being cancelled
       owner.log.error({ err, route: owner.route }, 'response stream failed; the client gets a truncated response');
       flush();
-      reader.cancel(err);
+      void reader.cancel(err);
       port.postMessage({ error: (err as Error)?.message ?? String(err) } satisfies StreamMessage);
     }
   })();
