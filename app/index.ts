@@ -7,6 +7,7 @@ import { timing } from './middleware.js';
 import { settings } from './settings.js';
 import { echo, hello, item, sleep } from './views/basics.js';
 import { primes, report } from './views/compute.js';
+import { bytesStream, clock, download, exportCsv } from './views/streams.js';
 
 const routes: Route[] = [
   get('/', index, { name: 'index' }),
@@ -17,11 +18,16 @@ const routes: Route[] = [
   // CPU-bound: in its own pool (a bulkhead), so a burst of it never delays the other routes.
   get('/primes/<int:n>', primes, { name: 'primes', pool: 'heavy' }),
   get('/sleep', sleep, { name: 'sleep' }),
+  // Streamed responses: a CSV export, raw bytes, server-sent events; and a file sent by the front.
+  get('/export.csv', exportCsv, { name: 'export' }),
+  get('/bytes/<int:mib>', bytesStream, { name: 'bytes' }),
+  get('/clock', clock, { name: 'clock' }),
+  get('/downloads/<path:name>', download, { name: 'download' }),
 ];
 
 /** GET / — names every route; `example` is a URL built with reverse(). */
 function index() {
-  const examples: Record<string, Record<string, number>> = { item: { id: 7 }, primes: { n: 1000 } };
+  const examples: Record<string, Record<string, number | string>> = { item: { id: 7 }, primes: { n: 1000 }, bytes: { mib: 1 }, download: { name: 'robots.txt' } };
   return {
     routes: routes.map((r) => {
       const name = r.options.name ?? null;

@@ -2,12 +2,17 @@
  * The example app's own settings, declared once like drover's: read from the environment (and
  * `.env`) at boot, validated before the server listens, shown by `drover check`, typed in views.
  */
-import { defineSettings, integer } from 'drover';
+import { defineSettings, integer, nonEmpty } from 'drover';
 
 export const settings = defineSettings({
   REPORT_ROWS: {
     parser: integer(1, 100_000),
     default: 1000,
-    description: 'Rows that GET /report builds on each request.',
+    description: 'Rows that GET /report builds on each request (and GET /export.csv streams).',
+  },
+  DOWNLOADS_DIR: {
+    parser: nonEmpty('a folder path'),
+    default: 'app/static',
+    description: 'The folder GET /downloads/<path:name> sends files from (relative to the working directory).',
   },
 });

@@ -5,8 +5,12 @@
  *
  * Usage: node dist/bench/plain.js PORT [--logger]. With --logger, fastify's own logger is on
  * (`Fastify({ logger: true })`: two JSON lines per request on stdout), as most deployed fastify apps
- * run: the like-for-like baseline for drover, which writes an access line per request.
+ * run: the like-for-like baseline for drover, which writes an access line per request. With
+ * --downloads DIR, /downloads/ serves DIR with @fastify/static (the baseline for drover's file()).
+ * A view's stream() is sent as fastify sends any stream: Readable.from() of the same generator.
  */
+import { Readable } from 'node:stream';
+import fastifyStatic from '@fastify/static';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import routes from '../app/index.js';
@@ -18,7 +22,13 @@ const log = pino({ level: 'silent' });
 app.removeAllContentTypeParsers();
 app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
+const downloadsAt = process.argv.indexOf('--downloads');
+if (downloadsAt !== -1) {
+  await app.register(fastifyStatic, { root: process.argv[downloadsAt + 1] as string, prefix: '/downloads/', decorateReply: false, index: false });
+}
+
 for (const route of routes) {
+  if (downloadsAt !== -1 && route.pattern.startsWith('/downloads/')) continue;
   const compiled = compilePattern(route.pattern);
   app.route({
     method: [...route.methods],
@@ -39,8 +49,14 @@ for (const route of routes) {
         log,
         text: () => body.toString(),
         json: () => JSON.parse(body.toString()) as unknown,
+        signal: new AbortController().signal,
       };
-      return (route.view as unknown as (r: typeof req) => unknown)(req);
+      const result = await (route.view as unknown as (r: typeof req) => unknown)(req);
+      const streamed = result as { stream?: AsyncIterable<unknown>; status?: number; headers?: Record<string, string> } | null;
+      if (streamed && typeof streamed === 'object' && streamed.stream) {
+        return reply.code(streamed.status ?? 200).headers(streamed.headers ?? {}).send(Readable.from(streamed.stream));
+      }
+      return result;
     },
   });
 }

@@ -7,8 +7,9 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
@@ -18,6 +19,12 @@ const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 50;
 const CPU_PATH = '/primes/2000000';
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The commit before issue 13 (HTTP completeness): `/hello` is compared with it, side by side. */
+const BEFORE_REV = process.env.BENCH_BEFORE ?? '845eb41';
+/** A 1 MiB file, sent by drover's file() and by @fastify/static. */
+const DOWNLOADS = mkdtempSync(join(tmpdir(), 'drover-bench-files-'));
+writeFileSync(join(DOWNLOADS, 'bench.bin'), Buffer.alloc(1024 * 1024, 98));
 
 interface Server {
   readonly url: string;
@@ -39,12 +46,13 @@ async function waitUp(url: string, started: number): Promise<number> {
   }
 }
 
-async function start(kind: 'drover' | 'plain' | 'plain-logged', env: Record<string, string> = {}): Promise<Server> {
+async function start(kind: 'drover' | 'plain' | 'plain-logged', env: Record<string, string> = {}, cli = CLI, cwd = ROOT): Promise<Server> {
   const port = nextPort++;
   const started = performance.now();
-  const args = kind === 'drover' ? [CLI, 'serve'] : [PLAIN, String(port), ...(kind === 'plain-logged' ? ['--logger'] : [])];
+  const args = kind === 'drover' ? [cli, 'serve'] : [PLAIN, String(port), '--downloads', DOWNLOADS, ...(kind === 'plain-logged' ? ['--logger'] : [])];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...env },
+    cwd,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DOWNLOADS_DIR: DOWNLOADS, ...env },
     stdio: 'ignore', // drover's access log goes to /dev/null: the cost of writing it stays in
   });
   const url = `http://127.0.0.1:${port}`;
@@ -139,6 +147,44 @@ async function sequential(url: string, count: number): Promise<{ p50: number; p9
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
+/**
+ * drover as it was at `rev`, built from `git archive` in a temporary folder (with this checkout's
+ * node_modules), so `/hello` can be measured before and after side by side. Null without git.
+ */
+function buildBefore(rev: string): { cli: string; cwd: string } | null {
+  const dir = join(tmpdir(), `drover-bench-before-${rev}`);
+  const cliAt = () => [join(dir, 'dist/src/cli/cli.js'), join(dir, 'dist/src/cli.js')].find((p) => existsSync(p));
+  try {
+    if (!cliAt()) {
+      mkdirSync(dir, { recursive: true });
+      execFileSync('sh', ['-c', `git -C "${ROOT}" archive "${rev}" | tar -x -C "${dir}"`], { stdio: 'ignore' });
+      if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+      try {
+        execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir], { stdio: 'ignore' });
+      } catch {
+        // Type errors against today's dependencies still emit JavaScript; what counts is the CLI file.
+      }
+    }
+    const cli = cliAt();
+    return cli ? { cli, cwd: dir } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** MiB/s of `clients` parallel curl downloads of `path` (bytes counted by curl). */
+async function download(url: string, clients: number): Promise<number> {
+  const started = performance.now();
+  const sizes = await Promise.all(
+    Array.from({ length: clients }, () =>
+      new Promise<number>((resolve, reject) =>
+        execFile('curl', ['-s', '-o', '/dev/null', '-w', '%{size_download}', url], (err, stdout) => (err ? reject(err) : resolve(Number(stdout)))),
+      ),
+    ),
+  );
+  return sizes.reduce((a, b) => a + b, 0) / 1024 / 1024 / ((performance.now() - started) / 1000);
+}
+
 async function main(): Promise<void> {
   const cores = availableParallelism();
   const out: string[] = [`Machine: ${cores} cores, Node ${process.version}; load generator: ${WRK ? 'wrk (1 thread)' : 'autocannon'}, ${CONNECTIONS} connections, same machine; ${ROUNDS} alternating rounds of ${ROUND_SECONDS} s per cell.`, ''];
@@ -193,6 +239,47 @@ async function main(): Promise<void> {
     '',
     `Low load (sequential requests on one keep-alive connection, \`/hello\`, median of 3 × 1000): drover p50 ${fmt(dp50)} µs / p99 ${fmt(med(d1.map((x) => x.p99)))} µs; plain p50 ${fmt(pp50)} µs / p99 ${fmt(med(p1.map((x) => x.p99)))} µs; added by the hop at p50: ${fmt((dp50 - pp50) / 1000, 3)} ms.`,
   );
+
+  // Streaming and files, alternating with plain fastify.
+  const streamD: number[] = [];
+  const streamP: number[] = [];
+  const fileD: Load[] = [];
+  const fileP: Load[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    streamD.push(await download(`${drover.url}/bytes/1024`, 2));
+    streamP.push(await download(`${plain.url}/bytes/1024`, 2));
+    fileD.push(await loadWithFrontCpu(`${drover.url}/downloads/bench.bin`, drover.child.pid as number));
+    fileP.push(await loadWithFrontCpu(`${plain.url}/downloads/bench.bin`, plain.child.pid as number));
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const [fd, fp] = [average(fileD), average(fileP)];
+  out.push(
+    '',
+    '| body | drover | plain fastify | ratio |',
+    '| --- | --- | --- | --- |',
+    `| stream, \`/bytes/1024\` (64 KiB chunks from one async generator), 2 curl clients | ${fmt(mean(streamD))} MiB/s | ${fmt(mean(streamP))} MiB/s (\`Readable.from\` of the same generator) | ${fmt(mean(streamD) / mean(streamP), 2)}× |`,
+    `| file of 1 MiB, \`/downloads/bench.bin\`, ${CONNECTIONS} connections | ${fmt(fd.rps)} req/s = ${fmt(fd.rps)} MiB/s (\`file()\`; front CPU ${fmt(fd.frontUs ?? 0)} µs/req) | ${fmt(fp.rps)} req/s (\`@fastify/static\`; ${fmt(fp.frontUs ?? 0)} µs/req) | ${fmt(fd.rps / fp.rps, 2)}× |`,
+  );
+
+  // /hello before and after issue 13 (HTTP completeness), side by side.
+  const before = buildBefore(BEFORE_REV);
+  if (before) {
+    const old = await start('drover', { WEB_CONCURRENCY: String(cores) }, before.cli, before.cwd);
+    const now: Load[] = [];
+    const then: Load[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      now.push(await loadWithFrontCpu(`${drover.url}/hello`, drover.child.pid as number));
+      then.push(await loadWithFrontCpu(`${old.url}/hello`, old.child.pid as number));
+    }
+    await stop(old);
+    const [na, ta] = [average(now), average(then)];
+    out.push(
+      '',
+      `\`/hello\` before (${BEFORE_REV}, before cookies, CORS, forms, files and streams) and after, alternating: before ${fmt(ta.rps)} req/s, after ${fmt(na.rps)} req/s, ratio ${fmt(na.rps / ta.rps, 2)}×; front CPU per request before ${fmt(ta.frontUs ?? 0, 1)} µs, after ${fmt(na.frontUs ?? 0, 1)} µs.`,
+    );
+  } else {
+    out.push('', `\`/hello\` before/after: skipped (needs git and the commit ${BEFORE_REV}).`);
+  }
 
   // 2. Front-thread and bulkhead isolation while the CPU-bound pool is saturated.
   const whileSaturated = async (server: Server, path: string): Promise<Load> => {

@@ -75,7 +75,8 @@ export const settingsTable = defineSettings({
     default: 25,
     description:
       'Deadline of a request, counted from its arrival (queue time included), under a PaaS router\'s 30 s. ' +
-      'Past it a queued request is dropped and a running one answered 504, its worker thread replaced. ' +
+      'Past it a queued request is dropped and a running one answered 504 and its `req.signal` aborted; its worker thread is replaced unless the view stops within 1 s. ' +
+      'For a streamed response it bounds the silence instead: the stream is cut when neither the view produces nor the client takes a chunk for that long. ' +
       'A route may override it with `{ timeout }`. Also the time a client has to send its whole request.',
   },
   HEADER_TIMEOUT: {

@@ -11,10 +11,43 @@ t.test('GET / names every route, with URLs built by reverse()', async (t) => {
   const body = res.json<{ routes: { pattern: string; name: string; example: string }[] }>();
   t.same(
     body.routes.map((r) => r.pattern),
-    ['/', '/hello', '/items/<int:id>', '/report', '/echo', '/primes/<int:n>', '/sleep'],
+    ['/', '/hello', '/items/<int:id>', '/report', '/echo', '/primes/<int:n>', '/sleep', '/export.csv', '/bytes/<int:mib>', '/clock', '/downloads/<path:name>'],
   );
   t.match(body.routes.find((r) => r.name === 'item'), { pattern: '/items/<int:id>', example: '/items/7' });
   t.equal(body.routes.find((r) => r.name === 'primes')?.example, '/primes/1000');
+});
+
+t.test('GET /export.csv streams the report as CSV', async (t) => {
+  const res = await client.get('/export.csv');
+  t.equal(res.status, 200);
+  t.equal(res.headers['content-type'], 'text/csv; charset=utf-8');
+  t.equal(res.headers['content-disposition'], 'attachment; filename="report.csv"');
+  t.match(res.headers['server-timing'], /^view;dur=/, 'the timing middleware saw the streamed response');
+  const lines = res.text().trimEnd().split('\n');
+  t.equal(lines.length, 1001, 'a header line and REPORT_ROWS rows');
+  t.equal(lines[0], 'id,name,price');
+  t.equal(lines[2], '1,row 1,1.25');
+});
+
+t.test('GET /bytes/<int:mib> streams that many bytes', async (t) => {
+  t.equal((await client.get('/bytes/3')).body.byteLength, 3 * 1024 * 1024);
+  t.equal((await client.get('/bytes/5000')).status, 400);
+});
+
+t.test('GET /clock sends server-sent events', async (t) => {
+  const res = await client.get('/clock?ticks=3&every=0.01');
+  t.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
+  const events = res.text().split('\n\n').filter(Boolean);
+  t.equal(events.length, 3);
+  t.match(events[2], /^event: tick\nid: 3\ndata: \{"n":3,"at":"[^"]+"\}$/);
+  t.equal((await client.get('/clock?every=0')).status, 400, 'a bad parameter is a 400');
+});
+
+t.test('GET /downloads/<path:name> sends a file from DOWNLOADS_DIR', async (t) => {
+  const res = await client.get('/downloads/robots.txt');
+  t.equal(res.status, 200);
+  t.match(res.text(), /User-agent/);
+  t.equal((await client.get('/downloads/../index.js')).status, 404);
 });
 
 t.test('GET /hello, with the timing middleware', async (t) => {
