@@ -15,7 +15,7 @@ t.test('routes: one line per route with methods, pattern, name, timeout, pool', 
   t.equal(code, 0);
   const lines = stdout.trim().split('\n');
   t.match(lines[0], /^METHODS\s+PATTERN\s+NAME\s+TIMEOUT\s+POOL$/);
-  t.equal(lines.length, 16, 'a header and 15 routes');
+  t.equal(lines.length, 17, 'a header and 16 routes');
   t.match(stdout, /^GET\s+\/ok\s+-\s+20s \(default\)\s+default$/m);
   t.match(stdout, /^GET\s+\/quick-timeout\s+-\s+0\.3s\s+default$/m);
 });
@@ -31,9 +31,9 @@ t.test('check prints the effective settings, secrets masked', async (t) => {
   t.match(stdout, /^ {2}WEB_CONCURRENCY=3$/m);
   t.match(stdout, /^ {2}METRICS_TOKEN=\*\*\*\*$/m);
   t.notMatch(stdout, /hunter2/);
-  t.match(stdout, /^App: .*dist\/app\/index\.js \(from the default location; 7 routes, 1 middleware\)$/m);
+  t.match(stdout, /^App: .*dist\/app\/index\.js \(from the default location; 11 routes, 1 middleware\)$/m);
   t.match(stdout, /^Pools: default=3, heavy=1 threads$/m);
-  t.match(stdout, /^App settings:\n {2}REPORT_ROWS=1000$/m, "the app's own settings");
+  t.match(stdout, /^App settings:\n {2}REPORT_ROWS=1000\n {2}DOWNLOADS_DIR=app\/static$/m, "the app's own settings");
   t.match(stdout, /^Hooks: startup, shutdown$/m);
   t.match(stdout, /^OK$/m);
 });
