@@ -261,3 +261,10 @@ export const InitWouldOverwrite = createError(
   'drover init wrote nothing: %s already has %s; choose an empty directory (drover init DIR), or remove those files and run it again',
   500,
 );
+
+/** Events: the embedded event database cannot be opened or written. (path, why) */
+export const BusOpenFailed = createError(
+  'DROVER_ERR_BUS_OPEN',
+  'cannot open the event database %s: %s; check that its folder is writable and that no other program holds the file locked',
+  500,
+);
