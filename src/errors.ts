@@ -268,3 +268,6 @@ export const BusOpenFailed = createError(
   'cannot open the event database %s: %s; check that its folder is writable and that no other program holds the file locked',
   500,
 );
+
+/** Boot: the app's `events` export, or an on() declaration, is wrong. (what is wrong and how to fix it) */
+export const AppEventsInvalid = createError('DROVER_ERR_APP_EVENTS', '%s', 500);

@@ -16,6 +16,8 @@ export { stream } from './streaming.js';
 export type { StreamSource, StreamChunk, StreamInit } from './streaming.js';
 export { sse } from './sse.js';
 export type { ServerSentEvent, SseInit } from './sse.js';
+export { on } from './events/handlers.js';
+export type { EventContext, EventHandler, EventHandlerFn, HandlerOptions } from './events/handlers.js';
 export { reverse } from './app/reverse.js';
 export type { HookContext, Hook, TaskContext } from './app/contexts.js';
 export {

@@ -25,6 +25,7 @@ import type { PoolSpec, RouteInfo } from '../pool/protocol.js';
 import { POOL_NAME, isRoute, type Route } from '../router.js';
 import { isDeclaredSettings, type DeclaredSettings, type SettingsTable } from '../settings.js';
 import { appStack } from './app-errors.js';
+import { checkEventHandlers, type EventHandler } from '../events/handlers.js';
 import type { Hook } from './contexts.js';
 
 export type { Hook, HookContext } from './contexts.js';
@@ -51,6 +52,8 @@ export interface LoadedApp {
   readonly notFound: ((req: Request) => unknown) | null;
   /** The app's 500 view (Django's handler500): `(req, error) => response`. */
   readonly serverError: ((req: Request, error: unknown) => unknown) | null;
+  /** The app's event handlers (its `events` export of on() entries). */
+  readonly events: readonly EventHandler[];
 }
 
 interface AppModule {
@@ -62,6 +65,7 @@ interface AppModule {
   shutdown?: unknown;
   notFound?: unknown;
   serverError?: unknown;
+  events?: unknown;
 }
 
 /** The compiled module a `.ts` path most likely corresponds to, for the error message. */
@@ -138,6 +142,7 @@ export async function loadApp(path: string): Promise<LoadedApp> {
   const shutdown = fn('shutdown', 'shutdown(ctx)') as Hook | null;
   const notFound = fn('notFound', 'notFound(req)') as LoadedApp['notFound'];
   const serverError = fn('serverError', 'serverError(req, error)') as LoadedApp['serverError'];
+  const events = checkEventHandlers(path, mod.events);
   setReverseTable(routes);
   return Object.freeze({
     routes: Object.freeze([...routes]),
@@ -149,6 +154,7 @@ export async function loadApp(path: string): Promise<LoadedApp> {
     shutdown,
     notFound,
     serverError,
+    events,
   });
 }
 

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { threadError } from '../app/app-errors.js';
 import { describeRoutes, loadApp } from '../app/app-loader.js';
+import { describeHandlers } from '../events/handlers.js';
 import { describeSettings, setSettingsEnvironment } from '../settings.js';
 import type { AppReport, InspectData, InspectResult } from './inspect.js';
 
@@ -23,6 +24,7 @@ try {
     pools: loaded.pools,
     hooks: (['startup', 'shutdown'] as const).filter((h) => loaded[h] !== null),
     settings: loaded.settings ? describeSettings(loaded.settings, loaded.settingValues) : null,
+    events: describeHandlers(loaded.events),
   };
   result = { ok: true, report };
 } catch (err) {

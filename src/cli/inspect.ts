@@ -5,6 +5,7 @@
  * never fire.
  */
 import { Worker } from 'node:worker_threads';
+import type { HandlerInfo } from '../events/handlers.js';
 import type { Settings } from '../../config/settings.js';
 import { threadError, threadFailure } from '../app/app-errors.js';
 import type { PoolSpec, RouteInfo, ThreadError } from '../pool/protocol.js';
@@ -26,6 +27,8 @@ export interface AppReport {
   readonly hooks: readonly string[];
   /** Its settings as `NAME=value` lines (secrets masked), or null without a `settings` export. */
   readonly settings: readonly string[] | null;
+  /** Its event handlers (the `events` export). */
+  readonly events: readonly HandlerInfo[];
 }
 
 /** The inspecting thread's answer. */

@@ -1,6 +1,7 @@
 /**
  * `drover check [APP]`: runs the validation `serve` runs at boot — settings, the app's import,
- * routes, middleware, pools (and POOL_THREADS against them), app settings, the static folder —
+ * routes, middleware, pools (and POOL_THREADS against them), app settings, event handlers, the
+ * static folder —
  * without serving (a PaaS release phase). Prints its verdict either way.
  */
 import { settingsTable } from '../../../config/settings.js';
@@ -35,6 +36,9 @@ export const check: Command = {
       `App: ${found.path} (from ${SOURCES[found.source]}; ${plural(app.routes.length, 'route')}, ${app.middleware} middleware)`,
       `Pools: ${pools.join(', ')} threads`,
       `Hooks: ${hooks.length > 0 ? hooks.join(', ') : 'none'}`,
+      ...(app.events.length > 0
+        ? ['Event handlers:', ...app.events.map((h) => `  ${h.topic} -> ${h.name} (pool ${h.pool}, ${plural(h.attempts, 'attempt')}, timeout ${h.timeout}s, concurrency ${h.concurrency})`)]
+        : ['Event handlers: none']),
       `Static files: ${staticRoot ? `${staticRoot} at ${settings.STATIC_URL}` : 'off (no STATIC_DIR folder)'}`,
       'OK',
       '',
