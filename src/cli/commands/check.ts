@@ -1,8 +1,7 @@
 /**
  * `drover check [APP]`: runs the validation `serve` runs at boot — settings, the app's import,
  * routes, middleware, pools (and POOL_THREADS against them), app settings, event handlers, the
- * static folder —
- * without serving (a PaaS release phase). Prints its verdict either way.
+ * static folder — without serving (a PaaS release phase). Prints its verdict either way.
  */
 import { settingsTable } from '../../../config/settings.js';
 import { DEFAULT_POOL, checkPoolThreads } from '../../app/app-loader.js';
