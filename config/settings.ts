@@ -237,6 +237,18 @@ export const settingsTable = defineSettings({
       'Recycle a worker thread gracefully (its `shutdown` hook runs, a fresh thread takes over first) once its V8 heap exceeds this many MiB ' +
       'after a request; 0 never. Keep it under WORKER_MAX_MEMORY_MB, where V8 stops the thread at once and no hook can run.',
   },
+  BUS_PATH: {
+    parser: nonEmpty('a file path'),
+    default: 'var/events.db',
+    description:
+      'The embedded event database (SQLite, WAL), relative to the working directory: every process of one machine (web and worker) shares it. ' +
+      'Created with its folder on first use; an app that publishes nothing never opens it. On a PaaS with an ephemeral disk it is lost on each deploy.',
+  },
+  EVENT_MAX_BYTES: {
+    parser: integer(2, 64 * 1024 * 1024),
+    default: 256 * 1024,
+    description: 'Largest event payload, in bytes of JSON: a bigger one is refused at publish(), naming the topic. Put large data in a file or a store and publish its key.',
+  },
 });
 
 /** drover's frozen settings, as read at boot and handed to every worker. */

@@ -271,3 +271,20 @@ export const BusOpenFailed = createError(
 
 /** Boot: the app's `events` export, or an on() declaration, is wrong. (what is wrong and how to fix it) */
 export const AppEventsInvalid = createError('DROVER_ERR_APP_EVENTS', '%s', 500);
+
+/** Events: publish() got something it cannot send. (topic, what is wrong) */
+export const EventPublishInvalid = createError('DROVER_ERR_EVENT_PUBLISH', 'publish("%s"): %s', 500);
+
+/** Events: a payload over EVENT_MAX_BYTES. (topic, size, limit) */
+export const EventPayloadTooLarge = createError(
+  'DROVER_ERR_EVENT_TOO_LARGE',
+  'publish("%s"): the payload is %s bytes of JSON, over EVENT_MAX_BYTES (%s); publish a reference to the data (a file path, a key) instead',
+  500,
+);
+
+/** Events: the bus did not take a request's events; nothing was published. 503. (count, why) */
+export const BusUnavailable = createError(
+  'DROVER_ERR_BUS_UNAVAILABLE',
+  'the event bus did not take this request\'s %s event(s): %s; nothing was published, so the request is answered 503 and may be retried',
+  503,
+);

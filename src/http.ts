@@ -9,6 +9,7 @@ import { ResponseStatusInvalid, SecretKeyMissing } from './errors.js';
 import type { Form } from './form.js';
 import type { FileSpec } from './pool/protocol.js';
 import type { StreamSource } from './streaming.js';
+import type { PublishOptions } from './events/publish.js';
 
 /** A response header's value: one, or several (each `Set-Cookie` its own line; others joined by ", "). */
 export type HeaderValue = string | readonly string[];
@@ -61,6 +62,13 @@ export interface Request<P = Record<string, string | number>> {
    * content type with a 415.
    */
   form(): Promise<Form>;
+  /**
+   * Publishes an event to the bus: `payload` is checked now (JSON, at most EVENT_MAX_BYTES, else
+   * a coded error naming the topic) and written once the view has returned, before its response
+   * is sent. A view that throws publishes nothing; a bus that cannot take the events turns the
+   * response into a 503. Options: `key` (the same topic and key twice is one event), `delay` (seconds).
+   */
+  publish(topic: string, payload: unknown, options?: PublishOptions): void;
   /** The body parsed as JSON; a malformed body throws a 400 `httpError`. */
   json<T = unknown>(): T;
   /** The body decoded as UTF-8. */

@@ -18,6 +18,7 @@ import {
   json,
   text,
   unsignCookie,
+  withHeaders,
   type Handler,
   type HeaderValue,
   type HttpResponse,
@@ -28,6 +29,9 @@ import { ownedBuffer, type HeaderPairs, type RequestTask, type ResponseEnvelope 
 import { chunkReader, fromWebResponse, isStreamSource, stream, type ChunkReader } from './streaming.js';
 import { clientAddress, type ClientAddress, type TrustFunction } from './client-address.js';
 import { parseForm, type Form, type FormLimits } from './form.js';
+import { BusUnavailable } from './errors.js';
+import { Outbox, randomIds, type PublishOptions } from './events/publish.js';
+import type { EventBus } from './events/bus.js';
 import { UNMATCHED_ROUTE } from './metrics.js';
 import type { Route } from './router.js';
 
@@ -58,9 +62,12 @@ class ViewRequest implements Request {
   readonly #formLimits: FormLimits;
   #controller: AbortController | undefined;
   #abortReason: unknown;
+  readonly #publishing: EventPublishing | null;
+  #outbox: Outbox | undefined;
 
-  constructor(task: RequestTask, logger: Logger, trust: TrustFunction, formLimits: FormLimits) {
+  constructor(task: RequestTask, logger: Logger, trust: TrustFunction, formLimits: FormLimits, publishing: EventPublishing | null) {
     this.#formLimits = formLimits;
+    this.#publishing = publishing;
     this.#remoteAddress = task.remoteAddress;
     this.#trust = trust;
     this.method = task.method;
@@ -81,6 +88,23 @@ class ViewRequest implements Request {
       if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
     }
     return this.#controller.signal;
+  }
+
+  publish(topic: string, payload: unknown, options?: PublishOptions): void {
+    const publishing = this.#publishing;
+    if (!publishing) throw new Error('publish() is not available here');
+    this.#outbox ??= new Outbox(publishing.handlersOf, publishing.maxBytes, randomIds, this.id);
+    this.#outbox.publish(topic, payload, options);
+  }
+
+  /** The view threw: what it published is dropped (the transactional-outbox rule). */
+  discardEvents(): void {
+    this.#outbox = undefined;
+  }
+
+  /** The events this request published, for writing once the view succeeded. */
+  get outbox(): Outbox | undefined {
+    return this.#outbox;
   }
 
   /** Aborts `signal` with `reason` (the client left, the deadline passed, a stream was cancelled), once. */
@@ -298,6 +322,18 @@ export interface ViewRunOptions {
   readonly trust: TrustFunction;
   /** FORM_MAX_FILE_SIZE, FORM_MAX_FILES, FORM_MAX_FIELDS. */
   readonly formLimits: FormLimits;
+  /** How `req.publish()` writes to the bus; null where views cannot publish. */
+  readonly publishing?: EventPublishing | null;
+}
+
+/** What publishing from views needs: the app's handlers by topic, the payload limit, the bus. */
+export interface EventPublishing {
+  /** The names of the handlers of `topic` (each gets a delivery). */
+  readonly handlersOf: (topic: string) => readonly string[];
+  /** EVENT_MAX_BYTES. */
+  readonly maxBytes: number;
+  /** The bus, opened on first use (an app that never publishes never opens it). */
+  readonly bus: () => EventBus;
 }
 
 /** A view drover runs in a worker: a route's, or the app's `notFound` view. */
@@ -362,6 +398,7 @@ export function buildHandlers(
         try {
           return toResponse(await view(req), name);
         } catch (err) {
+          (req as ViewRequest).discardEvents();
           return errorResponse(err, req, { name, pattern }, options);
         }
       };
@@ -384,7 +421,7 @@ export function buildHandlers(
  * const outcome = await runView(entry, req, options);
  */
 export function createRequest(task: RequestTask, logger: Logger, options: ViewRunOptions): ViewRequest {
-  return new ViewRequest(task, logger, options.trust, options.formLimits);
+  return new ViewRequest(task, logger, options.trust, options.formLimits, options.publishing ?? null);
 }
 
 export type { ViewRequest };
@@ -395,7 +432,19 @@ export type { ViewRequest };
  */
 export async function runView(entry: ViewEntry, req: ViewRequest, options: ViewRunOptions): Promise<ViewOutcome> {
   try {
-    return envelope(await entry.handler(req), entry.pattern, req.method);
+    const response = await entry.handler(req);
+    const outbox = req.outbox;
+    if (outbox && outbox.size > 0) {
+      // After the view succeeded, before its answer leaves: never a 200 for work that was lost.
+      try {
+        await outbox.flush((options.publishing as EventPublishing).bus());
+      } catch (err) {
+        const unavailable = new BusUnavailable(String(outbox.size), (err as Error).message);
+        req.log.error({ err, route: entry.pattern, topics: outbox.topics }, unavailable.message);
+        return envelope(withHeaders(json(errorPayload(503, unavailable.message, req.id), { status: 503 }), { 'retry-after': '1' }), entry.pattern, req.method);
+      }
+    }
+    return envelope(response, entry.pattern, req.method);
   } catch (err) {
     // Also what envelope() refuses (an illegal header): answered as any view error is.
     const response = await errorResponse(err, req, entry, options);

@@ -44,6 +44,8 @@ t.test('defaults', async (t) => {
     BOOT_TIMEOUT: 30,
     SHUTDOWN_TIMEOUT: 3,
     WORKER_RECYCLE_HEAP_MB: 0,
+    BUS_PATH: 'var/events.db',
+    EVENT_MAX_BYTES: 262144,
   });
   t.ok(Object.isFrozen(s));
 });

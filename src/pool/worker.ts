@@ -16,8 +16,11 @@ import { setSecretKey } from '../http.js';
 import { channelDestination, createLogger } from '../logging.js';
 import { setSettingsEnvironment } from '../settings.js';
 import { isFrontOnlyMetric, type MetricSnapshot } from '../view-metrics.js';
-import { buildHandlers, createRequest, runView, type ViewEntry, type ViewRequest, type ViewRunOptions } from '../view.js';
+import { buildHandlers, createRequest, runView, type EventPublishing, type ViewEntry, type ViewRequest, type ViewRunOptions } from '../view.js';
 import { pumpStream } from './stream-source.js';
+import { resolve as resolvePath } from 'node:path';
+import type { EventBus } from '../events/bus.js';
+import { openSqliteBus } from '../events/sqlite-bus.js';
 import { claimStart } from './claims.js';
 import {
   BootStage,
@@ -49,6 +52,22 @@ let views: readonly ViewEntry[] = [];
 const trust = trustFunction(settings.TRUST_PROXY);
 const formLimits = { maxFileSize: settings.FORM_MAX_FILE_SIZE, maxFiles: settings.FORM_MAX_FILES, maxFields: settings.FORM_MAX_FIELDS };
 let viewOptions: ViewRunOptions = { debug: settings.DEBUG, trust, formLimits };
+
+let bus: EventBus | undefined;
+
+/**
+ * Publishing from this thread's views: each thread writes its requests' events to the bus itself
+ * (its own connection, opened on first publish), so the front thread never waits on the bus.
+ */
+function eventPublishing(app: LoadedApp): EventPublishing {
+  const byTopic = new Map<string, string[]>();
+  for (const h of app.events) byTopic.set(h.topic, [...(byTopic.get(h.topic) ?? []), h.name]);
+  return {
+    handlersOf: (topic) => byTopic.get(topic) ?? [],
+    maxBytes: settings.EVENT_MAX_BYTES,
+    bus: () => (bus ??= openSqliteBus(resolvePath(settings.BUS_PATH))),
+  };
+}
 
 /** What the app's hooks receive in this thread. */
 const hookContext = (): HookContext => ({ pool, settings: loaded?.settings ?? {}, log: logger });
@@ -179,7 +198,7 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
   try {
     loaded = await loadApp(app);
     routes = loaded.routes;
-    viewOptions = { debug: settings.DEBUG, serverError: loaded.serverError, trust, formLimits };
+    viewOptions = { debug: settings.DEBUG, serverError: loaded.serverError, trust, formLimits, publishing: eventPublishing(loaded) };
     // Middleware chains are built once per thread, not per request.
     views = buildHandlers(routes, loaded.middleware, { ...viewOptions, notFound: loaded.notFound });
   } catch (err) {
@@ -210,6 +229,8 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
 
 /** The thread retires: the app's shutdown hook, if its startup ran (the front bounds the time). */
 async function shutdown(): Promise<ShutdownResult> {
+  await bus?.close(); // its last writes checkpointed; the views are done with it
+  bus = undefined;
   if (!started || !loaded?.shutdown) return { ok: true };
   try {
     await loaded.shutdown(hookContext());
