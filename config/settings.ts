@@ -244,6 +244,19 @@ export const settingsTable = defineSettings({
       'The embedded event database (SQLite, WAL), relative to the working directory: every process of one machine (web and worker) shares it. ' +
       'Created with its folder on first use; an app that publishes nothing never opens it. On a PaaS with an ephemeral disk it is lost on each deploy.',
   },
+  EVENT_THREADS: {
+    parser: integer(1, 1024),
+    default: () => availableParallelism(),
+    defaultText: 'number of available cores',
+    description: 'Worker threads of the `events` pool, where `drover worker` runs event handlers (a handler may name another pool the app declares).',
+  },
+  EVENT_LEASE: {
+    parser: seconds(1, 3600),
+    default: 30,
+    description:
+      'How long a claimed delivery stays with its worker without a renewal. The worker renews every third of it while the handler runs, even one busy on the CPU; ' +
+      'a worker that dies (kill -9, a lost machine) stops renewing, and its deliveries run again elsewhere within this time.',
+  },
   EVENT_MAX_BYTES: {
     parser: integer(2, 64 * 1024 * 1024),
     default: 256 * 1024,

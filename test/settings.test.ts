@@ -45,6 +45,8 @@ t.test('defaults', async (t) => {
     SHUTDOWN_TIMEOUT: 3,
     WORKER_RECYCLE_HEAP_MB: 0,
     BUS_PATH: 'var/events.db',
+    EVENT_THREADS: availableParallelism(),
+    EVENT_LEASE: 30,
     EVENT_MAX_BYTES: 262144,
   });
   t.ok(Object.isFrozen(s));

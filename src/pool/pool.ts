@@ -11,6 +11,7 @@ import type { Settings } from '../../config/settings.js';
 import { ReloadRefused, WorkerBootFailed } from '../errors.js';
 import { threadFailure } from '../app/app-errors.js';
 import type { ManifestResult, PoolSpec, RouteInfo, WorkerData } from './protocol.js';
+import type { HandlerInfo } from '../events/handlers.js';
 import { WorkerSlot, type SlotCapacity } from './slot.js';
 
 /** Why a worker thread was replaced (the `reason` label of drover_worker_restarts_total). */
@@ -32,7 +33,12 @@ const MAX_REBOOT_DELAY_MS = 60_000;
 export class WorkerPool extends EventEmitter {
   #slots: WorkerSlot[] = [];
   #retiring: WorkerSlot[] = [];
-  #app: { routes: readonly RouteInfo[]; pools: Readonly<Record<string, PoolSpec>>; notFound: boolean } = { routes: [], pools: {}, notFound: false };
+  #app: { routes: readonly RouteInfo[]; pools: Readonly<Record<string, PoolSpec>>; notFound: boolean; events: readonly HandlerInfo[] } = {
+    routes: [],
+    pools: {},
+    notFound: false,
+    events: [],
+  };
   readonly #settings: Settings;
   readonly #workerData: Omit<WorkerData, 'stage'>;
   readonly #threads: number;
@@ -62,6 +68,11 @@ export class WorkerPool extends EventEmitter {
     return this.#app.pools;
   }
 
+  /** The app's event handlers, as its threads reported them. */
+  get declaredEvents(): readonly HandlerInfo[] {
+    return this.#app.events;
+  }
+
   /** True when the app exports a `notFound` view (run at route index routes.length). */
   get hasNotFoundView(): boolean {
     return this.#app.notFound;
@@ -73,6 +84,11 @@ export class WorkerPool extends EventEmitter {
   }
 
   /** Worker threads alive now (retiring ones included until they leave). */
+  /** Threads the pool is configured to run. */
+  get size(): number {
+    return this.#threads;
+  }
+
   get alive(): number {
     return [...this.#slots, ...this.#retiring].reduce((n, s) => n + s.threads, 0);
   }
@@ -102,8 +118,8 @@ export class WorkerPool extends EventEmitter {
       throw threadFailure(failed.error);
     }
     this.#slots = slots;
-    const { routes, pools, notFound } = manifests[0] as Extract<ManifestResult, { ok: true }>;
-    this.#app = { routes, pools, notFound };
+    const { routes, pools, notFound, events } = manifests[0] as Extract<ManifestResult, { ok: true }>;
+    this.#app = { routes, pools, notFound, events };
     this.#prepareStandby();
     return routes;
   }
@@ -283,8 +299,8 @@ export class WorkerPool extends EventEmitter {
     const manifest = await fresh.boot();
     const refusal = !manifest.ok
       ? `the app failed to boot in a new worker: ${manifest.error.code ? `${manifest.error.code}: ` : ''}${manifest.error.message}`
-      : !isDeepStrictEqual({ routes: manifest.routes, pools: manifest.pools, notFound: manifest.notFound }, this.#app)
-        ? 'the route table or pools changed; restart the server to apply them'
+      : !isDeepStrictEqual({ routes: manifest.routes, pools: manifest.pools, notFound: manifest.notFound, events: manifest.events }, this.#app)
+        ? 'the route table, pools or event handlers changed; restart the server to apply them'
         : this.#closing
           ? 'the server is shutting down'
           : null;

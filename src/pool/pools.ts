@@ -11,6 +11,8 @@ import type { FrontMetrics, PoolState } from '../metrics.js';
 import { WorkerPool, type RestartReason } from './pool.js';
 import type { PoolSpec, RouteInfo, WorkerData } from './protocol.js';
 import type { MetricSnapshot } from '../view-metrics.js';
+import { EVENTS_POOL, type HandlerInfo } from '../events/handlers.js';
+import { PoolInvalid } from '../errors.js';
 
 interface Member {
   readonly pool: WorkerPool;
@@ -61,6 +63,40 @@ export class Pools {
       throw err;
     }
     return routes;
+  }
+
+  /**
+   * For a process that runs event handlers: starts the `events` pool (`threads` threads, no
+   * prefetch: the consumer holds what is claimed and not started, so a stop can give it back),
+   * learns the handlers from its manifest, then starts every other pool a handler names, which the
+   * app must declare. Returns the handlers.
+   */
+  async startEvents(threads: number, metrics: FrontMetrics, events: PoolEvents): Promise<readonly HandlerInfo[]> {
+    const first = this.#add(EVENTS_POOL, { threads, prefetch: 0 }, metrics, events);
+    await first.start();
+    const handlers = first.declaredEvents;
+    const declared = first.declaredPools;
+    try {
+      checkPoolThreads(this.#settings.POOL_THREADS, { ...declared, [EVENTS_POOL]: { threads } });
+      for (const name of new Set(handlers.map((h) => h.pool))) {
+        if (name === EVENTS_POOL) continue;
+        const spec = declared[name];
+        if (!spec) {
+          const users = handlers.filter((h) => h.pool === name).map((h) => `"${h.name}"`).join(', ');
+          throw new PoolInvalid(`event handler ${users} uses pool "${name}", which ${this.#appPath} does not declare; add it to \`export const pools\``);
+        }
+        await this.#add(name, { ...spec, threads: this.#settings.POOL_THREADS[name] ?? spec.threads, prefetch: 0 }, metrics, events).start();
+      }
+    } catch (err) {
+      await this.destroy();
+      throw err;
+    }
+    return handlers;
+  }
+
+  /** Threads pool `name` is configured to run. */
+  threads(name: string): number {
+    return this.#members.get(name)?.pool.size ?? 0;
   }
 
   #add(name: string, size: PoolSpec, metrics: FrontMetrics, events: PoolEvents): WorkerPool {

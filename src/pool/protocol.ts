@@ -12,6 +12,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Settings } from '../../config/settings.js';
 import type { Method } from '../router.js';
 import type { MetricSnapshot } from '../view-metrics.js';
+import type { HandlerInfo } from '../events/handlers.js';
 
 /** What every worker thread receives at start, in `workerData`. */
 export interface WorkerData {
@@ -69,7 +70,24 @@ export interface ManifestTask {
  */
 export type HeaderPairs = readonly string[];
 
-/** One HTTP request, routed and ready for its view. */
+/**
+ * The `method` of a task that is an event delivery rather than an HTTP request: it travels the
+ * same way (dispatcher, deadlines, slots) to the app's handler at index `route` of its `events`;
+ * `query` carries the delivery (DeliveryQuery) and `body` the payload's JSON.
+ */
+export const EVENT_METHOD = 'EVENT';
+
+/** What a delivery task's `query` holds. */
+export interface DeliveryQuery {
+  readonly eventId: string;
+  readonly topic: string;
+  readonly attempt: string;
+  /** The correlation id, '' when none. */
+  readonly correlation: string;
+  [key: string]: string;
+}
+
+/** One HTTP request, routed and ready for its view (or an event delivery, EVENT_METHOD). */
 export interface RequestTask {
   /** Sequence number on the slot's channel, set by the slot when sent; the response carries it back. */
   seq?: number;
@@ -213,6 +231,8 @@ export type ManifestResult =
       readonly pools: Readonly<Record<string, PoolSpec>>;
       /** The app exports a `notFound` view: the front sends unmatched requests to it (route index routes.length). */
       readonly notFound: boolean;
+      /** The app's event handlers (its `events` export), in order: a delivery task's `route` indexes them. */
+      readonly events: readonly HandlerInfo[];
     }
   | { readonly ok: false; readonly error: ThreadError };
 

@@ -16,14 +16,17 @@ import { setSecretKey } from '../http.js';
 import { channelDestination, createLogger } from '../logging.js';
 import { setSettingsEnvironment } from '../settings.js';
 import { isFrontOnlyMetric, type MetricSnapshot } from '../view-metrics.js';
-import { buildHandlers, createRequest, runView, type EventPublishing, type ViewEntry, type ViewRequest, type ViewRunOptions } from '../view.js';
+import { buildHandlers, createRequest, runView, type EventPublishing, type ViewEntry, type ViewRunOptions } from '../view.js';
 import { pumpStream } from './stream-source.js';
 import { resolve as resolvePath } from 'node:path';
 import type { EventBus } from '../events/bus.js';
 import { openSqliteBus } from '../events/sqlite-bus.js';
+import { describeHandlers } from '../events/handlers.js';
+import { runHandler } from '../events/run-handler.js';
 import { claimStart } from './claims.js';
 import {
   BootStage,
+  EVENT_METHOD,
   packResponse,
   unpackRequests,
   type FrontMessage,
@@ -141,14 +144,40 @@ function now(): number {
 }
 
 /** The requests running now, by claim cell: where an abort (the client left) finds its request. */
-const active: ({ readonly seq: number; readonly req: ViewRequest } | undefined)[] = [];
+const active: ({ readonly seq: number; abort(reason: unknown): void } | undefined)[] = [];
+
+/** Runs one event delivery (EVENT_METHOD) with the app's handler at `task.route`. */
+async function deliver(task: RequestTask, startedAt: number): Promise<void> {
+  const handler = loaded?.events[task.route];
+  const cell = task.cell as number;
+  const controller = new AbortController();
+  active[cell] = { seq: task.seq as number, abort: (reason) => controller.abort(reason) };
+  const envelope = handler
+    ? await runHandler(handler, task, { logger, publishing: viewOptions.publishing as EventPublishing, settings: loaded?.settings ?? {}, signal: controller.signal })
+    : { status: 500, headers: [], body: null, worker: threadId };
+  active[cell] = undefined;
+  outbox.push(packResponse(task.seq as number, cell, startedAt, envelope));
+  if (envelope.body) transfer.push(envelope.body);
+  finished();
+}
+
+/** A task is done: start the next, and send its answer (batched within the turn). */
+function finished(): void {
+  running--;
+  startMore();
+  // The last response of a quiet thread leaves at once; otherwise every response finished in
+  // this turn leaves together, after the turn's other views.
+  if (running === 0 && outbox.length === 1) void flush();
+  else if (outbox.length === 1) setImmediate(() => void flush());
+}
 
 async function serve(task: RequestTask, startedAt: number): Promise<void> {
+  if (task.method === EVENT_METHOD) return deliver(task, startedAt);
   const view = views[task.route];
   if (!view) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
   const cell = task.cell as number;
   const req = createRequest(task, logger, viewOptions);
-  active[cell] = { seq: task.seq as number, req };
+  active[cell] = { seq: task.seq as number, abort: (reason) => req.abort(reason) };
   const { envelope, reader } = await runView(view, req, viewOptions);
   active[cell] = undefined;
   if (reader) {
@@ -161,12 +190,7 @@ async function serve(task: RequestTask, startedAt: number): Promise<void> {
     outbox.push(packResponse(task.seq as number, cell, startedAt, envelope));
     if (envelope.body) transfer.push(envelope.body);
   }
-  running--;
-  startMore();
-  // The last response of a quiet thread leaves at once; otherwise every response finished in
-  // this turn leaves together, after the turn's other views.
-  if (running === 0 && outbox.length === 1) void flush();
-  else if (outbox.length === 1) setImmediate(() => void flush());
+  finished();
 }
 
 function onMessage(message: FrontMessage): void {
@@ -175,7 +199,7 @@ function onMessage(message: FrontMessage): void {
     const [cell, seq, why] = (message as Exclude<FrontMessage, readonly unknown[]>).abort;
     const running = active[cell];
     if (running?.seq !== seq) return;
-    running.req.abort(
+    running.abort(
       why === 'timeout'
         ? new DOMException('the request passed its deadline (REQUEST_TIMEOUT or the route timeout)', 'TimeoutError')
         : new DOMException('the client disconnected', 'AbortError'),
@@ -224,7 +248,7 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
   concurrency = task.concurrency;
   port = task.port;
   port.on('message', onMessage);
-  return { ok: true, routes: describeRoutes(routes), pools: loaded.pools, notFound: loaded.notFound !== null };
+  return { ok: true, routes: describeRoutes(routes), pools: loaded.pools, notFound: loaded.notFound !== null, events: describeHandlers(loaded.events) };
 }
 
 /** The thread retires: the app's shutdown hook, if its startup ran (the front bounds the time). */

@@ -34,6 +34,8 @@ export interface Drover {
 
 export interface StartOptions {
   app?: string;
+  /** `serve` (default), waited for until "listening"; or `worker`, until "worker ready". */
+  command?: 'serve' | 'worker';
   env?: Env;
   cwd?: string;
 }
@@ -69,7 +71,8 @@ export async function runDrover(
 
 /** Starts a server and waits for its "listening" line. */
 export async function startDrover(options: StartOptions = {}): Promise<Drover> {
-  const child = spawnDrover(['serve', ...(options.app ? [options.app] : [])], options.env, options.cwd);
+  const command = options.command ?? 'serve';
+  const child = spawnDrover([command, ...(options.app ? [options.app] : [])], options.env, options.cwd);
   const lines: string[] = [];
   let stderr = '';
   const waiters = new Set<() => void>();
@@ -102,10 +105,10 @@ export async function startDrover(options: StartOptions = {}): Promise<Drover> {
       check();
     });
 
-  const listening = await waitForLog((l) => l.msg === 'listening');
+  const listening = await waitForLog((l) => l.msg === (command === 'worker' ? 'worker ready' : 'listening'));
   return {
-    url: listening.url as string,
-    metricsUrl: listening.metricsUrl as string,
+    url: (listening.url as string | undefined) ?? '',
+    metricsUrl: (listening.metricsUrl as string | undefined) ?? '',
     child,
     logs,
     stdout: () => [...lines],

@@ -1,0 +1,72 @@
+/**
+ * `drover worker [APP]`: the `worker:` process of the Procfile. It serves no HTTP: it runs the
+ * app's event handlers in worker threads (the `events` pool, EVENT_THREADS), fed by a consumer
+ * that claims deliveries from the bus. SIGTERM stops claiming, lets running handlers finish within
+ * GRACEFUL_TIMEOUT and gives back the rest without spending an attempt; SIGHUP reloads the threads.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { Consumer, type ConsumedHandler } from '../../events/consumer.js';
+import { openSqliteBus } from '../../events/sqlite-bus.js';
+import { SignalQueue } from '../../lifecycle.js';
+import { createLogger, forwardWorkerLogs } from '../../logging.js';
+import { createFrontMetrics } from '../../metrics.js';
+import { Pools } from '../../pool/pools.js';
+import { appPath, parseCommand, readSettings, type Command } from './common.js';
+
+export const worker: Command = {
+  usage: 'drover worker [APP]',
+  summary: "Run the app's event handlers (the Procfile's worker: process): claim deliveries from the bus, run them in worker threads.",
+  async run(args) {
+    const { positionals } = parseCommand(worker, args, 1);
+    const signals = new SignalQueue();
+    const { settings, env } = readSettings();
+    const app = appPath(positionals[0], settings).path;
+    const logger = createLogger(settings);
+    const bus = openSqliteBus(resolve(settings.BUS_PATH)); // an unusable file stops boot, naming it
+    const channel = `drover:${process.pid}:${randomUUID()}`;
+    const forwarder = forwardWorkerLogs(channel, settings.LOG_FORMAT);
+    const pools = new Pools(settings, app, channel, logger, env);
+    const metrics = createFrontMetrics(() => pools.states());
+    let handlers;
+    try {
+      handlers = await pools.startEvents(settings.EVENT_THREADS, metrics, {
+        metrics: () => undefined,
+        restart: (pool, reason) => logger[reason === 'max_requests' || reason === 'reload' ? 'info' : 'warn']({ pool, reason }, 'worker thread replaced'),
+        failure: (pool, err) => logger.error({ pool, err }, err.message),
+      });
+    } catch (err) {
+      await forwarder.close();
+      await bus.close();
+      throw err;
+    }
+    const consumed: ConsumedHandler[] = handlers.map((info, index) => ({
+      info,
+      index,
+      dispatcher: pools.dispatcher(info.pool),
+      capacity: info.concurrency * pools.threads(info.pool),
+    }));
+    const consumer = new Consumer(consumed, { bus, logger, leaseMs: settings.EVENT_LEASE * 1000, owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` });
+    consumer.start();
+    logger.info({ app, handlers: handlers.map((h) => `${h.topic} -> ${h.name}`), threads: settings.EVENT_THREADS, bus: resolve(settings.BUS_PATH) }, 'worker ready');
+    let signal = await signals.next();
+    while (signal === 'SIGHUP') {
+      await pools.reload().catch((err: Error) => logger.error({ err }, err.message));
+      logger.info({ reason: 'SIGHUP' }, 'workers reloaded');
+      signal = await signals.next();
+    }
+    logger.info({ signal, gracefulTimeout: settings.GRACEFUL_TIMEOUT }, 'shutting down gracefully');
+    await consumer.stop(settings.GRACEFUL_TIMEOUT * 1000);
+    if (consumer.running > 0) {
+      pools.abandonAll();
+      await pools.destroy();
+    } else {
+      await pools.close();
+    }
+    await bus.close();
+    await forwarder.close();
+    logger.info({ exitCode: 0 }, 'stopped');
+    return 0;
+  },
+};
