@@ -13,8 +13,9 @@ import { routes } from './commands/routes.js';
 import { run } from './commands/run.js';
 import { serve } from './commands/serve.js';
 import { worker } from './commands/worker.js';
+import { events } from './commands/events.js';
 
-const commands: Record<string, Command> = { serve, worker, dev, check, routes, run, init };
+const commands: Record<string, Command> = { serve, worker, events, dev, check, routes, run, init };
 
 /** drover's version, from the package.json of the installed package (or this repository). */
 function version(): string {
