@@ -250,6 +250,13 @@ export const settingsTable = defineSettings({
     defaultText: 'number of available cores',
     description: 'Worker threads of the `events` pool, where `drover worker` runs event handlers (a handler may name another pool the app declares).',
   },
+  SERVE_EVENTS: {
+    parser: boolean(),
+    default: true,
+    description:
+      'Whether `drover serve` also runs the app\'s event handlers, in an `events` pool of EVENT_THREADS threads beside the view pools (only when the app declares handlers), ' +
+      'so `npm start` runs the whole app. Set it to false when a `worker:` process runs them.',
+  },
   EVENT_LEASE: {
     parser: seconds(1, 3600),
     default: 30,

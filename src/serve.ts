@@ -3,6 +3,11 @@
  * later drain gracefully or reload the workers.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import type { EventBus } from './events/bus.js';
+import { Consumer } from './events/consumer.js';
+import { openSqliteBus } from './events/sqlite-bus.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -11,7 +16,7 @@ import { corsOptions } from './front/cors.js';
 import { IdleSockets } from './idle-sockets.js';
 import { forwardWorkerLogs } from './logging.js';
 import { createFrontMetrics } from './metrics.js';
-import { Pools } from './pool/pools.js';
+import { Pools, type PoolEvents } from './pool/pools.js';
 import type { RouteInfo, WorkerData } from './pool/protocol.js';
 import { environment } from './settings.js';
 import { buildFront, buildMetricsServer, staticDirectory } from './server.js';
@@ -96,17 +101,17 @@ export async function createServer(
   const pools = new Pools(settings, appPath, channel, logger, env);
   const viewMetrics = new ViewMetrics();
   const metrics = createFrontMetrics(() => pools.states());
+  const poolEvents: PoolEvents = {
+    // Recorded before the responses they came with are answered (and even when a request was
+    // already answered by a timeout): the increments happened, and counters must not lose them.
+    metrics: (threadId, snapshot) => viewMetrics.update(threadId, snapshot),
+    // Recycling and reloads are routine; a timeout, crash or memory exhaustion is a warning.
+    restart: (pool, reason) => logger[reason === 'max_requests' || reason === 'reload' ? 'info' : 'warn']({ pool, reason }, 'worker thread replaced'),
+    failure: (pool, err) => logger.error({ pool, err }, (err as Error & { code?: string }).code ? err.message : 'worker pool problem'),
+  };
   let routes: readonly RouteInfo[];
   try {
-    routes = await pools.start(metrics, {
-      // Recorded before the responses they came with are answered (and even when a request was
-      // already answered by a timeout): the increments happened, and counters must not lose them.
-      metrics: (threadId, snapshot) => viewMetrics.update(threadId, snapshot),
-      // Recycling and reloads are routine; a timeout, crash or memory exhaustion is a warning.
-      restart: (pool, reason) =>
-        logger[reason === 'max_requests' || reason === 'reload' ? 'info' : 'warn']({ pool, reason }, 'worker thread replaced'),
-      failure: (pool, err) => logger.error({ pool, err }, (err as Error & { code?: string }).code ? err.message : 'worker pool problem'),
-    });
+    routes = await pools.start(metrics, poolEvents);
   } catch (err) {
     // Lines the threads logged while booting (a startup hook's) are written before the error.
     await forwarder.close();
@@ -129,12 +134,30 @@ export async function createServer(
   const idleSockets = new IdleSockets(front.server);
   const metricsApp = separateMetrics ? buildMetricsServer({ metrics, viewMetrics, pools, token: settings.METRICS_TOKEN }, logger) : null;
 
+  // With SERVE_EVENTS, the app's handlers run here too, started once the server listens (a test
+  // client, which never listens, consumes nothing).
+  let consumer: Consumer | null = null;
+  let bus: EventBus | null = null;
+  const startConsuming = async (): Promise<void> => {
+    if (!settings.SERVE_EVENTS) return;
+    const handlers = await pools.addEvents(settings.EVENT_THREADS, metrics, poolEvents);
+    if (handlers.length === 0) return;
+    bus = openSqliteBus(resolvePath(settings.BUS_PATH));
+    consumer = new Consumer(
+      handlers.map((info, index) => ({ info, index, dispatcher: pools.dispatcher(info.pool), capacity: info.concurrency * pools.threads(info.pool) })),
+      { bus, logger, leaseMs: settings.EVENT_LEASE * 1000, owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` },
+    );
+    consumer.start();
+    logger.info({ handlers: handlers.map((h) => `${h.topic} -> ${h.name}`), threads: settings.EVENT_THREADS }, 'consuming events');
+  };
+
   let reloading: Promise<void> = Promise.resolve();
   return {
     front,
     metricsApp,
     routes,
     async listen() {
+      await startConsuming();
       await front.listen({ port: settings.PORT, host: settings.HOST });
       if (metricsApp) await metricsApp.listen({ port: settings.METRICS_PORT ?? 0, host: settings.HOST });
       return { url: baseUrl(front, settings.HOST), metricsUrl: metricsApp ? baseUrl(metricsApp, settings.HOST) : null };
@@ -162,7 +185,7 @@ export async function createServer(
       // fastify.close() stops accepting, closes idle keep-alive connections, answers requests that
       // arrive on open connections with 503 (return503OnClosing), and resolves when every
       // in-flight request (queued ones included) has been answered.
-      const closed = Promise.all([front.close(), metricsApp?.close()]);
+      const closed = Promise.all([front.close(), metricsApp?.close(), (consumer as Consumer | null)?.stop(settings.GRACEFUL_TIMEOUT * 1000)]);
       // Connections that finish their last request while draining are answered `Connection:
       // close` (server.ts); this sweep closes the ones that went idle in between.
       const sweep = setInterval(() => {
@@ -185,6 +208,7 @@ export async function createServer(
         await pools.close();
       }
       clearInterval(sweep);
+      await (bus as EventBus | null)?.close();
       await forwarder.close();
       return code;
     },

@@ -46,6 +46,7 @@ t.test('defaults', async (t) => {
     WORKER_RECYCLE_HEAP_MB: 0,
     BUS_PATH: 'var/events.db',
     EVENT_THREADS: availableParallelism(),
+    SERVE_EVENTS: true,
     EVENT_LEASE: 30,
     EVENT_MAX_BYTES: 262144,
   });

@@ -94,6 +94,25 @@ export class Pools {
     return handlers;
   }
 
+  /**
+   * For `serve` when it consumes: the handlers the app declares (from the default pool's
+   * manifest), and an `events` pool of `threads` threads for them, started beside the others so
+   * handlers never take threads from views. Other pools a handler names must be declared (they
+   * are already running).
+   */
+  async addEvents(threads: number, metrics: FrontMetrics, events: PoolEvents): Promise<readonly HandlerInfo[]> {
+    const first = this.#members.get(DEFAULT_POOL)?.pool;
+    const handlers = first?.declaredEvents ?? [];
+    if (handlers.length === 0) return handlers;
+    for (const h of handlers) {
+      if (h.pool !== EVENTS_POOL && !this.#members.has(h.pool)) {
+        throw new PoolInvalid(`event handler "${h.name}" uses pool "${h.pool}", which ${this.#appPath} does not declare; add it to \`export const pools\``);
+      }
+    }
+    if (!this.#members.has(EVENTS_POOL)) await this.#add(EVENTS_POOL, { threads, prefetch: 0 }, metrics, events).start();
+    return handlers;
+  }
+
   /** Threads pool `name` is configured to run. */
   threads(name: string): number {
     return this.#members.get(name)?.pool.size ?? 0;
