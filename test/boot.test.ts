@@ -81,7 +81,7 @@ t.test('CLI usage', async (t) => {
   t.match(help.stdout, /drover serve \[--reload\] \[APP\]/);
   const unknown = await runDrover(['launch']);
   t.equal(unknown.code, 2);
-  t.match(unknown.stderr, /DROVER_ERR_CLI_USAGE: unknown command "launch"; commands: serve, dev, check, routes, run, init, help/);
+  t.match(unknown.stderr, /DROVER_ERR_CLI_USAGE: unknown command "launch"; commands: serve, worker, events, dev, check, routes, run, init, help/);
   const none = await runDrover([]);
   t.equal(none.code, 2);
 });

@@ -60,7 +60,7 @@ t.test('an unknown option is a usage error listing the valid ones', async (t) =>
 t.test('an unknown command lists the commands', async (t) => {
   const { code, stdout, stderr } = await drover('frobnicate');
   t.equal(code, 2);
-  t.equal(stderr, 'drover: DROVER_ERR_CLI_USAGE: unknown command "frobnicate"; commands: serve, dev, check, routes, run, init, help; run "drover --help" for details\n');
+  t.equal(stderr, 'drover: DROVER_ERR_CLI_USAGE: unknown command "frobnicate"; commands: serve, worker, events, dev, check, routes, run, init, help; run "drover --help" for details\n');
   t.equal(stdout, '');
 });
 

@@ -22,8 +22,8 @@ const age = (ms: number | null): string => (ms === null ? '-' : ms < 1000 ? `${M
 const SUBCOMMANDS = new Set(['dead', 'retry', 'purge']);
 
 export const events: Command = {
-  usage: 'drover events [APP] | dead [HANDLER] | retry ID... | retry --all | purge --dead',
-  summary: 'Show each handler\'s deliveries (ready, delayed, running, dead, oldest ready); list dead ones; retry or purge them.',
+  usage: 'drover events [APP | dead | retry | purge]',
+  summary: "Each handler's deliveries (ready, delayed, running, dead, oldest ready); dead [HANDLER] lists dead ones, retry ID... | --all revives, purge --dead deletes.",
   options: {
     all: { type: 'boolean', description: 'with retry: every dead delivery' },
     dead: { type: 'boolean', description: 'with purge: delete every dead delivery' },
