@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import type { EventBus } from './events/bus.js';
 import { Consumer } from './events/consumer.js';
+import { createEventMetrics, type EventMetrics } from './events/metrics.js';
 import { openSqliteBus } from './events/sqlite-bus.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -108,7 +109,9 @@ export async function createServer(
     // Recycling and reloads are routine; a timeout, crash or memory exhaustion is a warning.
     restart: (pool, reason) => logger[reason === 'max_requests' || reason === 'reload' ? 'info' : 'warn']({ pool, reason }, 'worker thread replaced'),
     failure: (pool, err) => logger.error({ pool, err }, (err as Error & { code?: string }).code ? err.message : 'worker pool problem'),
+    published: (counts) => eventMetrics?.published(counts),
   };
+  let eventMetrics: EventMetrics | undefined;
   let routes: readonly RouteInfo[];
   try {
     routes = await pools.start(metrics, poolEvents);
@@ -118,6 +121,10 @@ export async function createServer(
     throw err;
   }
 
+  const handlerNames = pools.declaredEvents.map((h) => h.name);
+  const consuming = settings.SERVE_EVENTS && handlerNames.length > 0;
+  // The backlog is read from the bus at scrape time, where this process consumes (it has the bus open).
+  eventMetrics = createEventMetrics(metrics.registry, consuming ? handlerNames : [], consuming ? async () => (bus ? bus.backlog() : []) : null);
   let draining = false;
   const separateMetrics = settings.METRICS_PORT !== null;
   const front = buildFront({
@@ -145,7 +152,13 @@ export async function createServer(
     bus = openSqliteBus(resolvePath(settings.BUS_PATH));
     consumer = new Consumer(
       handlers.map((info, index) => ({ info, index, dispatcher: pools.dispatcher(info.pool), capacity: info.concurrency * pools.threads(info.pool) })),
-      { bus, logger, leaseMs: settings.EVENT_LEASE * 1000, owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` },
+      {
+        bus,
+        logger,
+        leaseMs: settings.EVENT_LEASE * 1000,
+        owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        settled: (handler, outcome, seconds, lag) => eventMetrics?.settled(handler, outcome, seconds, lag),
+      },
     );
     consumer.start();
     logger.info({ handlers: handlers.map((h) => `${h.topic} -> ${h.name}`), threads: settings.EVENT_THREADS }, 'consuming events');

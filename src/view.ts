@@ -334,6 +334,8 @@ export interface EventPublishing {
   readonly maxBytes: number;
   /** The bus, opened on first use (an app that never publishes never opens it). */
   readonly bus: () => EventBus;
+  /** The events written, one topic per event (drover_events_published_total). */
+  readonly published: (topics: readonly string[]) => void;
 }
 
 /** A view drover runs in a worker: a route's, or the app's `notFound` view. */
@@ -438,6 +440,7 @@ export async function runView(entry: ViewEntry, req: ViewRequest, options: ViewR
       // After the view succeeded, before its answer leaves: never a 200 for work that was lost.
       try {
         await outbox.flush((options.publishing as EventPublishing).bus());
+        (options.publishing as EventPublishing).published(outbox.topics);
       } catch (err) {
         const unavailable = new BusUnavailable(String(outbox.size), (err as Error).message);
         req.log.error({ err, route: entry.pattern, topics: outbox.topics }, unavailable.message);

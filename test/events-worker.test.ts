@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { testClient } from 'drover/testing';
 import { openSqliteBus } from '../src/events/sqlite-bus.js';
-import { fixture, startDrover, type Drover, type LogLine } from './helpers/server.js';
+import { fixture, sample, startDrover, type Drover, type LogLine } from './helpers/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'drover-worker-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,6 +47,18 @@ t.test('fan-out and a pipeline, every line carrying the request id', async (t) =
   const notify = w.logs().find(delivered('notify')) as LogLine;
   t.match(notify.eventId, /^d-/, 'the event resize published has an id derived from its delivery');
   t.match(await w.waitForLog((l) => l.msg === 'resized video ready'), { correlation: 'upload-1', worker: Number });
+});
+
+t.test('the worker serves its metrics on METRICS_PORT', async (t) => {
+  const { worker, publish } = await setup(t);
+  const w = await worker({ METRICS_PORT: '0' });
+  await publish('flaky', 'id=metrics');
+  await w.waitForLog(delivered('flaky', (l) => l.outcome === 'ok'));
+  const url = w.logs().find((l) => l.msg === 'worker ready')?.metricsUrl as string;
+  const text = await (await fetch(url)).text();
+  t.equal(sample(text, 'drover_event_deliveries_total{handler="flaky",outcome="retry"}'), 2);
+  t.equal(sample(text, 'drover_event_deliveries_total{handler="flaky",outcome="ok"}'), 1);
+  t.equal(sample(text, 'drover_workers{pool="events"}'), 2);
 });
 
 t.test('a handler that fails twice, then succeeds; one that always fails is dead', async (t) => {

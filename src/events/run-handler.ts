@@ -67,6 +67,7 @@ export async function runHandler(handler: EventHandler, task: RequestTask, optio
   }
   try {
     await outbox.flush(options.publishing.bus());
+    options.publishing.published(outbox.topics);
   } catch (err) {
     log.error({ err, topics: outbox.topics }, 'the bus did not take the events this handler published; the attempt fails');
     return failed(`the bus did not take the events this handler published: ${(err as Error).message}`);

@@ -127,6 +127,7 @@ export class WorkerPool extends EventEmitter {
   #newSlot(): WorkerSlot {
     const slot = new WorkerSlot(this.#settings, this.#workerData, this.#capacity);
     slot.on('metrics', (threadId: number, snapshot: unknown) => this.emit('metrics', threadId, snapshot));
+    slot.on('published', (counts: unknown) => this.emit('published', counts));
     slot.on('dead', (err: Error & { code?: string }, terminatedByUs: boolean) => this.#died(slot, err, terminatedByUs));
     slot.on('recycle', () => this.#recycle(slot, 'memory'));
     slot.on('failure', (err: Error) => this.emit('failure', err));

@@ -24,6 +24,8 @@ export interface PoolEvents {
   metrics(threadId: number, snapshot: MetricSnapshot): void;
   restart(pool: string, reason: RestartReason): void;
   failure(pool: string, err: Error): void;
+  /** Events published by the pool's views and handlers, by topic. */
+  published?(counts: readonly (readonly [string, number])[]): void;
 }
 
 /** Every pool of the app, started from the default pool's manifest. */
@@ -122,6 +124,7 @@ export class Pools {
     const pool = new WorkerPool(this.#settings, this.#appPath, this.#channel, name, size, this.#env);
     const poolMetrics = metrics.forPool(name);
     pool.on('metrics', (threadId: number, snapshot: MetricSnapshot) => events.metrics(threadId, snapshot));
+    pool.on('published', (counts: readonly (readonly [string, number])[]) => events.published?.(counts));
     pool.on('restart', (reason: RestartReason) => {
       poolMetrics.restarted(reason);
       events.restart(name, reason);
@@ -130,6 +133,11 @@ export class Pools {
     const dispatcher = new Dispatcher(pool, this.#settings.MAX_QUEUE, poolMetrics, this.#logger);
     this.#members.set(name, { pool, dispatcher });
     return pool;
+  }
+
+  /** The app's event handlers, from the default pool's manifest. */
+  get declaredEvents(): readonly HandlerInfo[] {
+    return this.#members.get(DEFAULT_POOL)?.pool.declaredEvents ?? [];
   }
 
   /** True when the app exports a `notFound` view (it runs in the default pool). */

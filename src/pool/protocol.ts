@@ -297,6 +297,8 @@ export interface ResponseBatch {
   readonly metrics?: MetricSnapshot;
   /** Set once, when the thread's heap passed WORKER_RECYCLE_HEAP_MB: replace it gracefully. */
   readonly recycle?: true;
+  /** Events this thread's views and handlers published since its last batch, by topic (absent when none). */
+  readonly published?: readonly (readonly [topic: string, count: number])[];
 }
 
 /** The worker's side: one response of a batch. */

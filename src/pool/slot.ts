@@ -236,6 +236,7 @@ export class WorkerSlot extends EventEmitter {
     const worker = this.#thread?.threadId ?? 0;
     if (batch.recycle) this.emit('recycle');
     if (batch.metrics) this.emit('metrics', worker, batch.metrics satisfies MetricSnapshot);
+    if (batch.published) this.emit('published', batch.published);
     for (const [seq, cell, startedAt, status, headers, body, file, stream] of batch.responses) {
       const pending = this.#pending[cell];
       if (pending?.seq !== seq) {

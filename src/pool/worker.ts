@@ -57,6 +57,8 @@ const formLimits = { maxFileSize: settings.FORM_MAX_FILE_SIZE, maxFiles: setting
 let viewOptions: ViewRunOptions = { debug: settings.DEBUG, trust, formLimits };
 
 let bus: EventBus | undefined;
+/** Events published since the last batch, by topic: they ride with the next batch (the front counts them). */
+const published = new Map<string, number>();
 
 /**
  * Publishing from this thread's views: each thread writes its requests' events to the bus itself
@@ -69,6 +71,9 @@ function eventPublishing(app: LoadedApp): EventPublishing {
     handlersOf: (topic) => byTopic.get(topic) ?? [],
     maxBytes: settings.EVENT_MAX_BYTES,
     bus: () => (bus ??= openSqliteBus(resolvePath(settings.BUS_PATH))),
+    published: (topics) => {
+      for (const topic of topics) published.set(topic, (published.get(topic) ?? 0) + 1);
+    },
   };
 }
 
@@ -102,7 +107,11 @@ async function flush(): Promise<void> {
   outbox = [];
   transfer = [];
   const metrics = await changedMetrics();
-  const batch: ResponseBatch = metrics ? { responses, metrics } : { responses };
+  let batch: ResponseBatch = metrics ? { responses, metrics } : { responses };
+  if (published.size > 0) {
+    batch = { ...batch, published: [...published] };
+    published.clear();
+  }
   port?.postMessage(heapOverLimit() ? { ...batch, recycle: true } : batch, buffers);
 }
 

@@ -13,6 +13,10 @@ import { SignalQueue } from '../../lifecycle.js';
 import { createLogger, forwardWorkerLogs } from '../../logging.js';
 import { createFrontMetrics } from '../../metrics.js';
 import { Pools } from '../../pool/pools.js';
+import type { AddressInfo } from 'node:net';
+import { createEventMetrics, type EventMetrics } from '../../events/metrics.js';
+import { buildMetricsServer } from '../../server.js';
+import { ViewMetrics } from '../../view-metrics.js';
 import { appPath, parseCommand, readSettings, type Command } from './common.js';
 
 export const worker: Command = {
@@ -29,10 +33,13 @@ export const worker: Command = {
     const forwarder = forwardWorkerLogs(channel, settings.LOG_FORMAT);
     const pools = new Pools(settings, app, channel, logger, env);
     const metrics = createFrontMetrics(() => pools.states());
+    const viewMetrics = new ViewMetrics();
+    let eventMetrics: EventMetrics | undefined;
     let handlers;
     try {
       handlers = await pools.startEvents(settings.EVENT_THREADS, metrics, {
-        metrics: () => undefined,
+        metrics: (threadId, snapshot) => viewMetrics.update(threadId, snapshot),
+        published: (counts) => eventMetrics?.published(counts),
         restart: (pool, reason) => logger[reason === 'max_requests' || reason === 'reload' ? 'info' : 'warn']({ pool, reason }, 'worker thread replaced'),
         failure: (pool, err) => logger.error({ pool, err }, err.message),
       });
@@ -47,9 +54,20 @@ export const worker: Command = {
       dispatcher: pools.dispatcher(info.pool),
       capacity: info.concurrency * pools.threads(info.pool),
     }));
-    const consumer = new Consumer(consumed, { bus, logger, leaseMs: settings.EVENT_LEASE * 1000, owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` });
+    eventMetrics = createEventMetrics(metrics.registry, handlers.map((h) => h.name), () => bus.backlog());
+    const consumer = new Consumer(consumed, {
+      bus,
+      logger,
+      leaseMs: settings.EVENT_LEASE * 1000,
+      owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      settled: (handler, outcome, seconds, lag) => eventMetrics?.settled(handler, outcome, seconds, lag),
+    });
     consumer.start();
-    logger.info({ app, handlers: handlers.map((h) => `${h.topic} -> ${h.name}`), threads: settings.EVENT_THREADS, bus: resolve(settings.BUS_PATH) }, 'worker ready');
+    // The worker serves no HTTP, but its metrics when METRICS_PORT is set (the same /metrics as serve's).
+    const metricsApp = settings.METRICS_PORT !== null ? buildMetricsServer({ metrics, viewMetrics, pools, token: settings.METRICS_TOKEN }, logger) : null;
+    await metricsApp?.listen({ port: settings.METRICS_PORT ?? 0, host: settings.HOST });
+    const metricsUrl = metricsApp ? `http://${settings.HOST === '0.0.0.0' ? '127.0.0.1' : settings.HOST}:${(metricsApp.server.address() as AddressInfo).port}/metrics` : null;
+    logger.info({ app, handlers: handlers.map((h) => `${h.topic} -> ${h.name}`), threads: settings.EVENT_THREADS, bus: resolve(settings.BUS_PATH), metricsUrl }, 'worker ready');
     let signal = await signals.next();
     while (signal === 'SIGHUP') {
       await pools.reload().catch((err: Error) => logger.error({ err }, err.message));
@@ -58,6 +76,7 @@ export const worker: Command = {
     }
     logger.info({ signal, gracefulTimeout: settings.GRACEFUL_TIMEOUT }, 'shutting down gracefully');
     await consumer.stop(settings.GRACEFUL_TIMEOUT * 1000);
+    await metricsApp?.close();
     if (consumer.running > 0) {
       pools.abandonAll();
       await pools.destroy();
