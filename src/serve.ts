@@ -3,10 +3,9 @@
  * later drain gracefully or reload the workers.
  */
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import type { EventBus } from './events/bus.js';
-import { Consumer } from './events/consumer.js';
+import { startEvents, type EventRuntime } from './events/runtime.js';
 import { createEventMetrics, type EventMetrics } from './events/metrics.js';
 import { openSqliteBus } from './events/sqlite-bus.js';
 import type { AddressInfo } from 'node:net';
@@ -143,25 +142,16 @@ export async function createServer(
 
   // With SERVE_EVENTS, the app's handlers run here too, started once the server listens (a test
   // client, which never listens, consumes nothing).
-  let consumer: Consumer | null = null;
+  let consumer: EventRuntime | null = null;
   let bus: EventBus | null = null;
   const startConsuming = async (): Promise<void> => {
     if (!settings.SERVE_EVENTS) return;
     const handlers = await pools.addEvents(settings.EVENT_THREADS, metrics, poolEvents);
     if (handlers.length === 0) return;
     bus = openSqliteBus(resolvePath(settings.BUS_PATH));
-    consumer = new Consumer(
-      handlers.map((info, index) => ({ info, index, dispatcher: pools.dispatcher(info.pool), capacity: info.concurrency * pools.threads(info.pool) })),
-      {
-        bus,
-        logger,
-        leaseMs: settings.EVENT_LEASE * 1000,
-        owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-        settled: (handler, outcome, seconds, lag) => eventMetrics?.settled(handler, outcome, seconds, lag),
-      },
-    );
-    consumer.start();
-    logger.info({ handlers: handlers.map((h) => `${h.topic} -> ${h.name}`), threads: settings.EVENT_THREADS }, 'consuming events');
+    const schedules = pools.declaredSchedules;
+    consumer = startEvents({ pools, handlers, schedules, bus, logger, settings, metrics: eventMetrics as EventMetrics });
+    logger.info({ handlers: handlers.map((h) => `${h.topic} -> ${h.name}`), schedules: schedules.map((s) => `${s.cron} -> ${s.topic}`), threads: settings.EVENT_THREADS }, 'consuming events');
   };
 
   let reloading: Promise<void> = Promise.resolve();
@@ -198,7 +188,7 @@ export async function createServer(
       // fastify.close() stops accepting, closes idle keep-alive connections, answers requests that
       // arrive on open connections with 503 (return503OnClosing), and resolves when every
       // in-flight request (queued ones included) has been answered.
-      const closed = Promise.all([front.close(), metricsApp?.close(), (consumer as Consumer | null)?.stop(settings.GRACEFUL_TIMEOUT * 1000)]);
+      const closed = Promise.all([front.close(), metricsApp?.close(), (consumer as EventRuntime | null)?.stop(settings.GRACEFUL_TIMEOUT * 1000)]);
       // Connections that finish their last request while draining are answered `Connection:
       // close` (server.ts); this sweep closes the ones that went idle in between.
       const sweep = setInterval(() => {

@@ -26,6 +26,7 @@ import { POOL_NAME, isRoute, type Route } from '../router.js';
 import { isDeclaredSettings, type DeclaredSettings, type SettingsTable } from '../settings.js';
 import { appStack } from './app-errors.js';
 import { checkEventHandlers, type EventHandler } from '../events/handlers.js';
+import { checkSchedules, type ScheduleInfo } from '../events/schedules.js';
 import type { Hook } from './contexts.js';
 
 export type { Hook, HookContext } from './contexts.js';
@@ -54,6 +55,8 @@ export interface LoadedApp {
   readonly serverError: ((req: Request, error: unknown) => unknown) | null;
   /** The app's event handlers (its `events` export of on() entries). */
   readonly events: readonly EventHandler[];
+  /** The app's periodic events (its `schedules` export). */
+  readonly schedules: readonly ScheduleInfo[];
 }
 
 interface AppModule {
@@ -66,6 +69,7 @@ interface AppModule {
   notFound?: unknown;
   serverError?: unknown;
   events?: unknown;
+  schedules?: unknown;
 }
 
 /** The compiled module a `.ts` path most likely corresponds to, for the error message. */
@@ -143,6 +147,7 @@ export async function loadApp(path: string): Promise<LoadedApp> {
   const notFound = fn('notFound', 'notFound(req)') as LoadedApp['notFound'];
   const serverError = fn('serverError', 'serverError(req, error)') as LoadedApp['serverError'];
   const events = checkEventHandlers(path, mod.events);
+  const schedules = checkSchedules(path, mod.schedules);
   setReverseTable(routes);
   return Object.freeze({
     routes: Object.freeze([...routes]),
@@ -155,6 +160,7 @@ export async function loadApp(path: string): Promise<LoadedApp> {
     notFound,
     serverError,
     events,
+    schedules,
   });
 }
 

@@ -25,6 +25,7 @@ try {
     hooks: (['startup', 'shutdown'] as const).filter((h) => loaded[h] !== null),
     settings: loaded.settings ? describeSettings(loaded.settings, loaded.settingValues) : null,
     events: describeHandlers(loaded.events),
+    schedules: loaded.schedules,
   };
   result = { ok: true, report };
 } catch (err) {

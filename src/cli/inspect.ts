@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { HandlerInfo } from '../events/handlers.js';
+import type { ScheduleInfo } from '../events/schedules.js';
 import type { Settings } from '../../config/settings.js';
 import { threadError, threadFailure } from '../app/app-errors.js';
 import type { PoolSpec, RouteInfo, ThreadError } from '../pool/protocol.js';
@@ -29,6 +30,8 @@ export interface AppReport {
   readonly settings: readonly string[] | null;
   /** Its event handlers (the `events` export). */
   readonly events: readonly HandlerInfo[];
+  /** Its periodic events (the `schedules` export). */
+  readonly schedules: readonly ScheduleInfo[];
 }
 
 /** The inspecting thread's answer. */

@@ -12,6 +12,7 @@ import { ReloadRefused, WorkerBootFailed } from '../errors.js';
 import { threadFailure } from '../app/app-errors.js';
 import type { ManifestResult, PoolSpec, RouteInfo, WorkerData } from './protocol.js';
 import type { HandlerInfo } from '../events/handlers.js';
+import type { ScheduleInfo } from '../events/schedules.js';
 import { WorkerSlot, type SlotCapacity } from './slot.js';
 
 /** Why a worker thread was replaced (the `reason` label of drover_worker_restarts_total). */
@@ -33,12 +34,13 @@ const MAX_REBOOT_DELAY_MS = 60_000;
 export class WorkerPool extends EventEmitter {
   #slots: WorkerSlot[] = [];
   #retiring: WorkerSlot[] = [];
-  #app: { routes: readonly RouteInfo[]; pools: Readonly<Record<string, PoolSpec>>; notFound: boolean; events: readonly HandlerInfo[] } = {
-    routes: [],
-    pools: {},
-    notFound: false,
-    events: [],
-  };
+  #app: {
+    routes: readonly RouteInfo[];
+    pools: Readonly<Record<string, PoolSpec>>;
+    notFound: boolean;
+    events: readonly HandlerInfo[];
+    schedules: readonly ScheduleInfo[];
+  } = { routes: [], pools: {}, notFound: false, events: [], schedules: [] };
   readonly #settings: Settings;
   readonly #workerData: Omit<WorkerData, 'stage'>;
   readonly #threads: number;
@@ -66,6 +68,11 @@ export class WorkerPool extends EventEmitter {
   /** The extra pools the app declares. */
   get declaredPools(): Readonly<Record<string, PoolSpec>> {
     return this.#app.pools;
+  }
+
+  /** The app's periodic events, as its threads reported them. */
+  get declaredSchedules(): readonly ScheduleInfo[] {
+    return this.#app.schedules;
   }
 
   /** The app's event handlers, as its threads reported them. */
@@ -118,8 +125,8 @@ export class WorkerPool extends EventEmitter {
       throw threadFailure(failed.error);
     }
     this.#slots = slots;
-    const { routes, pools, notFound, events } = manifests[0] as Extract<ManifestResult, { ok: true }>;
-    this.#app = { routes, pools, notFound, events };
+    const { routes, pools, notFound, events, schedules } = manifests[0] as Extract<ManifestResult, { ok: true }>;
+    this.#app = { routes, pools, notFound, events, schedules };
     this.#prepareStandby();
     return routes;
   }
@@ -300,7 +307,7 @@ export class WorkerPool extends EventEmitter {
     const manifest = await fresh.boot();
     const refusal = !manifest.ok
       ? `the app failed to boot in a new worker: ${manifest.error.code ? `${manifest.error.code}: ` : ''}${manifest.error.message}`
-      : !isDeepStrictEqual({ routes: manifest.routes, pools: manifest.pools, notFound: manifest.notFound, events: manifest.events }, this.#app)
+      : !isDeepStrictEqual({ routes: manifest.routes, pools: manifest.pools, notFound: manifest.notFound, events: manifest.events, schedules: manifest.schedules }, this.#app)
         ? 'the route table, pools or event handlers changed; restart the server to apply them'
         : this.#closing
           ? 'the server is shutting down'

@@ -12,6 +12,7 @@ import { WorkerPool, type RestartReason } from './pool.js';
 import type { PoolSpec, RouteInfo, WorkerData } from './protocol.js';
 import type { MetricSnapshot } from '../view-metrics.js';
 import { EVENTS_POOL, type HandlerInfo } from '../events/handlers.js';
+import type { ScheduleInfo } from '../events/schedules.js';
 import { PoolInvalid } from '../errors.js';
 
 interface Member {
@@ -133,6 +134,11 @@ export class Pools {
     const dispatcher = new Dispatcher(pool, this.#settings.MAX_QUEUE, poolMetrics, this.#logger);
     this.#members.set(name, { pool, dispatcher });
     return pool;
+  }
+
+  /** The app's periodic events, from the manifest of the first pool started. */
+  get declaredSchedules(): readonly ScheduleInfo[] {
+    return this.#members.values().next().value?.pool.declaredSchedules ?? [];
   }
 
   /** The app's event handlers, from the default pool's manifest. */

@@ -13,6 +13,7 @@ import type { Settings } from '../../config/settings.js';
 import type { Method } from '../router.js';
 import type { MetricSnapshot } from '../view-metrics.js';
 import type { HandlerInfo } from '../events/handlers.js';
+import type { ScheduleInfo } from '../events/schedules.js';
 
 /** What every worker thread receives at start, in `workerData`. */
 export interface WorkerData {
@@ -233,6 +234,8 @@ export type ManifestResult =
       readonly notFound: boolean;
       /** The app's event handlers (its `events` export), in order: a delivery task's `route` indexes them. */
       readonly events: readonly HandlerInfo[];
+      /** The app's periodic events (its `schedules` export). */
+      readonly schedules: readonly ScheduleInfo[];
     }
   | { readonly ok: false; readonly error: ThreadError };
 

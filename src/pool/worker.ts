@@ -257,7 +257,7 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
   concurrency = task.concurrency;
   port = task.port;
   port.on('message', onMessage);
-  return { ok: true, routes: describeRoutes(routes), pools: loaded.pools, notFound: loaded.notFound !== null, events: describeHandlers(loaded.events) };
+  return { ok: true, routes: describeRoutes(routes), pools: loaded.pools, notFound: loaded.notFound !== null, events: describeHandlers(loaded.events), schedules: loaded.schedules };
 }
 
 /** The thread retires: the app's shutdown hook, if its startup ran (the front bounds the time). */

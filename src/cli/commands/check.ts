@@ -38,6 +38,7 @@ export const check: Command = {
       ...(app.events.length > 0
         ? ['Event handlers:', ...app.events.map((h) => `  ${h.topic} -> ${h.name} (pool ${h.pool}, ${plural(h.attempts, 'attempt')}, timeout ${h.timeout}s, concurrency ${h.concurrency})`)]
         : ['Event handlers: none']),
+      ...(app.schedules.length > 0 ? ['Schedules:', ...app.schedules.map((s) => `  "${s.cron}" (${s.tz}) -> ${s.topic}`)] : []),
       `Static files: ${staticRoot ? `${staticRoot} at ${settings.STATIC_URL}` : 'off (no STATIC_DIR folder)'}`,
       'OK',
       '',

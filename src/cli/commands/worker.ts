@@ -5,9 +5,8 @@
  * GRACEFUL_TIMEOUT and gives back the rest without spending an attempt; SIGHUP reloads the threads.
  */
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { Consumer, type ConsumedHandler } from '../../events/consumer.js';
+import { startEvents } from '../../events/runtime.js';
 import { openSqliteBus } from '../../events/sqlite-bus.js';
 import { SignalQueue } from '../../lifecycle.js';
 import { createLogger, forwardWorkerLogs } from '../../logging.js';
@@ -48,26 +47,13 @@ export const worker: Command = {
       await bus.close();
       throw err;
     }
-    const consumed: ConsumedHandler[] = handlers.map((info, index) => ({
-      info,
-      index,
-      dispatcher: pools.dispatcher(info.pool),
-      capacity: info.concurrency * pools.threads(info.pool),
-    }));
     eventMetrics = createEventMetrics(metrics.registry, handlers.map((h) => h.name), () => bus.backlog());
-    const consumer = new Consumer(consumed, {
-      bus,
-      logger,
-      leaseMs: settings.EVENT_LEASE * 1000,
-      owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-      settled: (handler, outcome, seconds, lag) => eventMetrics?.settled(handler, outcome, seconds, lag),
-    });
-    consumer.start();
+    const consumer = startEvents({ pools, handlers, schedules: pools.declaredSchedules, bus, logger, settings, metrics: eventMetrics });
     // The worker serves no HTTP, but its metrics when METRICS_PORT is set (the same /metrics as serve's).
     const metricsApp = settings.METRICS_PORT !== null ? buildMetricsServer({ metrics, viewMetrics, pools, token: settings.METRICS_TOKEN }, logger) : null;
     await metricsApp?.listen({ port: settings.METRICS_PORT ?? 0, host: settings.HOST });
     const metricsUrl = metricsApp ? `http://${settings.HOST === '0.0.0.0' ? '127.0.0.1' : settings.HOST}:${(metricsApp.server.address() as AddressInfo).port}/metrics` : null;
-    logger.info({ app, handlers: handlers.map((h) => `${h.topic} -> ${h.name}`), threads: settings.EVENT_THREADS, bus: resolve(settings.BUS_PATH), metricsUrl }, 'worker ready');
+    logger.info({ app, handlers: handlers.map((h) => `${h.topic} -> ${h.name}`), schedules: pools.declaredSchedules.map((s) => `${s.cron} -> ${s.topic}`), threads: settings.EVENT_THREADS, bus: resolve(settings.BUS_PATH), metricsUrl }, 'worker ready');
     let signal = await signals.next();
     while (signal === 'SIGHUP') {
       await pools.reload().catch((err: Error) => logger.error({ err }, err.message));
