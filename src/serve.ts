@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
-import type { EventBus } from './events/bus.js';
+import type { EventBus, PublishedEvent } from './events/bus.js';
+import type { DeliveryOutcome } from './events/consumer.js';
 import { startEvents, type EventRuntime } from './events/runtime.js';
 import { createEventMetrics, type EventMetrics } from './events/metrics.js';
 import { openSqliteBus } from './events/sqlite-bus.js';
@@ -21,6 +22,9 @@ import type { RouteInfo, WorkerData } from './pool/protocol.js';
 import { environment } from './settings.js';
 import { buildFront, buildMetricsServer, staticDirectory } from './server.js';
 import { ViewMetrics } from './view-metrics.js';
+
+/** Each handler's delivery outcomes in a runEvents(). */
+export type EventRunReport = Record<string, Record<DeliveryOutcome, number>>;
 
 /** A drover server: workers started, front built, not necessarily listening. */
 export interface DroverServer {
@@ -42,6 +46,14 @@ export interface DroverServer {
    * when done, with `reason` (e.g. `SIGHUP`, `files changed`).
    */
   reload(reason?: string): Promise<void>;
+  /**
+   * Runs the app's handlers in this process until no delivery of theirs is ready or running (the
+   * events they publish included; delayed ones, such as retries in their backoff, are left), then
+   * stops consuming. Resolves with each handler's outcomes. For tests (`drover/testing`).
+   */
+  runEvents(): Promise<EventRunReport>;
+  /** The events published so far, oldest first (of one topic when given). */
+  published(topic?: string): Promise<PublishedEvent[]>;
 }
 
 function baseUrl(app: FastifyInstance, host: string): string {
@@ -155,7 +167,34 @@ export async function createServer(
   };
 
   let reloading: Promise<void> = Promise.resolve();
+  const openBus = (): EventBus => (bus ??= openSqliteBus(resolvePath(settings.BUS_PATH)));
   return {
+    async published(topic) {
+      return openBus().events(topic);
+    },
+    async runEvents() {
+      const handlers = await pools.addEvents(settings.EVENT_THREADS, metrics, poolEvents);
+      const events = openBus();
+      const report: EventRunReport = {};
+      const counting: EventMetrics = {
+        published: (counts) => eventMetrics?.published(counts),
+        settled: (handler, outcome, seconds, lag) => {
+          eventMetrics?.settled(handler, outcome, seconds, lag);
+          const counts = (report[handler] ??= { ok: 0, retry: 0, dead: 0, timeout: 0 });
+          counts[outcome]++;
+        },
+      };
+      const runtime = consumer ?? startEvents({ pools, handlers, schedules: [], bus: events, logger, settings, metrics: counting });
+      const names = new Set(handlers.map((h) => h.name));
+      // Quiet twice in a row: a handler that just finished may have published the next stage.
+      for (let quiet = 0; quiet < 2; ) {
+        await sleep(10);
+        const busy = runtime.running > 0 || (await events.backlog()).some((b) => names.has(b.handler) && b.ready + b.running > 0);
+        quiet = busy ? 0 : quiet + 1;
+      }
+      if (runtime !== consumer) await runtime.stop(0);
+      return report;
+    },
     front,
     metricsApp,
     routes,

@@ -4,11 +4,16 @@
  * fastify's `inject()`, so routing, limits, request ids, dispatch, views and metrics are the real
  * ones.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { settingsTable } from '../config/settings.js';
 import { resolveAppPath } from './app/find-app.js';
 import { createLogger } from './logging.js';
-import { createServer } from './serve.js';
+import { createServer, type EventRunReport } from './serve.js';
+
+export type { EventRunReport } from './serve.js';
 import { environment, loadDotenv, loadSettings } from './settings.js';
 
 /** A response as the test client returns it. */
@@ -43,13 +48,36 @@ export interface TestClient {
   put(path: string, options?: TestRequestOptions): Promise<TestResponse>;
   patch(path: string, options?: TestRequestOptions): Promise<TestResponse>;
   delete(path: string, options?: TestRequestOptions): Promise<TestResponse>;
+  /**
+   * The events published so far (by views, and by handlers during runEvents()), oldest first, of
+   * one topic when given, with their payloads parsed.
+   */
+  published(topic?: string): Promise<TestEvent[]>;
+  /**
+   * Runs the app's handlers in this process, as a worker would, until none of their deliveries is
+   * ready or running (the events they publish are handled too), and resolves with each handler's
+   * outcomes. No worker process is needed.
+   */
+  runEvents(): Promise<EventRunReport>;
   /** Stops the workers. Call it when the tests are done (e.g. in a teardown). */
   close(): Promise<void>;
 }
 
+/** A published event, as a test sees it. */
+export interface TestEvent {
+  readonly id: string;
+  readonly topic: string;
+  readonly payload: unknown;
+  /** The request id of the request that started the chain, or null. */
+  readonly correlationId: string | null;
+}
+
 /** Options of testClient(). */
 export interface TestClientOptions {
-  /** Settings (drover's and the app's) for this client, over the environment; LOG_LEVEL defaults to `warn` here. */
+  /**
+   * Settings (drover's and the app's) for this client, over the environment; LOG_LEVEL defaults
+   * to `warn` here, and BUS_PATH to a fresh database of the client's own, removed by close().
+   */
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -81,7 +109,8 @@ function toResponse(res: LightMyRequestResponse): TestResponse {
  */
 export async function testClient(app: string, options: TestClientOptions = {}): Promise<TestClient> {
   loadDotenv();
-  const env = environment({ LOG_LEVEL: 'warn', ...options.env });
+  const scratch = options.env?.BUS_PATH === undefined ? mkdtempSync(join(tmpdir(), 'drover-test-bus-')) : null;
+  const env = environment({ LOG_LEVEL: 'warn', ...(scratch ? { BUS_PATH: join(scratch, 'events.db') } : {}), ...options.env });
   const settings = loadSettings(settingsTable, env);
   const server = await createServer(settings, resolveAppPath(app), createLogger(settings), env);
   const request = async (method: string, path: string, opts: TestRequestOptions = {}): Promise<TestResponse> => {
@@ -106,8 +135,13 @@ export async function testClient(app: string, options: TestClientOptions = {}): 
     put: (path, opts) => request('PUT', path, opts),
     patch: (path, opts) => request('PATCH', path, opts),
     delete: (path, opts) => request('DELETE', path, opts),
+    async published(topic) {
+      return (await server.published(topic)).map((e) => ({ id: e.id, topic: e.topic, payload: JSON.parse(e.payload) as unknown, correlationId: e.correlation }));
+    },
+    runEvents: () => server.runEvents(),
     async close() {
       await server.drain();
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
     },
   };
 }

@@ -69,6 +69,16 @@ export interface DeadDelivery {
   readonly publishedAt: number;
 }
 
+/** An event as it was published. */
+export interface PublishedEvent {
+  readonly id: string;
+  readonly topic: string;
+  /** The payload as JSON text. */
+  readonly payload: string;
+  readonly correlation: string | null;
+  readonly publishedAt: number;
+}
+
 /** What every backend implements. Every method is atomic on its own. */
 export interface EventBus {
   /** Writes `events` and their deliveries, all or none; resolves with how many were new. */
@@ -94,6 +104,8 @@ export interface EventBus {
   dead(handler?: string): Promise<DeadDelivery[]>;
   /** Makes dead deliveries ready again with fresh attempts (all of them for 'all'); resolves with how many. */
   revive(ids: readonly string[] | 'all'): Promise<number>;
+  /** Events published, oldest first (of one topic when given), for tests and operators. */
+  events(topic?: string): Promise<PublishedEvent[]>;
   /** Deletes every dead delivery; resolves with how many. */
   purgeDead(): Promise<number>;
   close(): Promise<void>;

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { BusOpenFailed } from '../errors.js';
-import type { ClaimedDelivery, DeadDelivery, EventBus, HandlerBacklog, NewEvent } from './bus.js';
+import type { ClaimedDelivery, DeadDelivery, EventBus, HandlerBacklog, NewEvent, PublishedEvent } from './bus.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -227,6 +227,13 @@ class SqliteBus implements EventBus {
     }
     const one = this.#db.prepare("UPDATE deliveries SET state = 'ready', attempts = 0, available_at = ? WHERE id = ? AND state = 'dead'");
     return this.#db.transaction(() => ids.reduce((n, id) => n + one.run(now, Number(id)).changes, 0))();
+  }
+
+  async events(topic?: string): Promise<PublishedEvent[]> {
+    const rows = this.#db
+      .prepare('SELECT id, topic, payload, correlation, published_at FROM events WHERE (@topic IS NULL OR topic = @topic) ORDER BY published_at, rowid')
+      .all({ topic: topic ?? null }) as { id: string; topic: string; payload: string; correlation: string | null; published_at: number }[];
+    return rows.map((r) => ({ id: r.id, topic: r.topic, payload: r.payload, correlation: r.correlation, publishedAt: r.published_at }));
   }
 
   async purgeDead(): Promise<number> {

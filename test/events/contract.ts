@@ -49,6 +49,13 @@ export function busContract(t: Test, factory: BusFactory): void {
     t.equal((await bus.claim('w', 'a', 10, 10_000)).length, 2);
   });
 
+  t.test('events lists what was published, oldest first, by topic', async (t) => {
+    const { bus } = await open(t);
+    await bus.publish([event('one', ['a']), event('two', [], { topic: 'other.topic' })]);
+    t.match(await bus.events(), [{ id: 'one', topic: 'video.uploaded', payload: '{"id":"one"}', correlation: 'req-1' }, { id: 'two', topic: 'other.topic' }]);
+    t.same((await bus.events('other.topic')).map((e) => e.id), ['two']);
+  });
+
   t.test('claims come in due order, up to the limit; a delayed one waits', async (t) => {
     const { bus } = await open(t);
     await bus.publish([event('later', ['a'], { availableAt: Date.now() + 300 }), event('first', ['a']), event('second', ['a'])]);
