@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { testClient } from 'drover/testing';
 import { openSqliteBus } from '../src/events/sqlite-bus.js';
-import { fixture } from './helpers/server.js';
+import { fixture, runDrover, startDrover } from './helpers/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'drover-publish-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,4 +70,25 @@ t.test('a bus that cannot be opened: 503 with Retry-After, never a 200', async (
   t.equal(res.headers['retry-after'], '1');
   t.match(res.json(), { status: 503, error: /DROVER_ERR_BUS_OPEN|cannot open the event database/ });
   t.equal((await broken.get('/ok')).status, 200, 'views that publish nothing are unaffected');
+});
+
+t.test('drover run: a task publishes, one delivery per handler', async (t) => {
+  const taskBus = join(dir, 'task', 'events.db');
+  const { code, stderr } = await runDrover(['run', fixture('publish-task.js'), 'a', 'b'], { APP: fixture('publisher.js'), BUS_PATH: taskBus });
+  t.equal(code, 0, stderr);
+  const events = openSqliteBus(taskBus);
+  t.teardown(() => events.close());
+  t.same((await events.events()).map((e) => [e.topic, e.payload, e.correlation]), [['video.uploaded', '{"id":"a"}', null], ['video.uploaded', '{"id":"b"}', null]]);
+  t.equal((await events.claim('t', 'thumbnail', 10, 60_000)).length, 2);
+});
+
+t.test('the refusal is logged with its code, naming the topic and what is wrong', async (t) => {
+  const server = await startDrover({ app: fixture('publisher.js'), env: { WEB_CONCURRENCY: '1', BUS_PATH: join(dir, 'logged.db'), EVENT_MAX_BYTES: '500' } });
+  t.teardown(() => server.stop());
+  await fetch(`${server.url}/date`, { method: 'POST', headers: { 'x-request-id': 'date-2' } });
+  await fetch(`${server.url}/big`, { method: 'POST', headers: { 'x-request-id': 'big-2' } });
+  const date = await server.waitForLog((l) => l.reqId === 'date-2' && l.level === 50);
+  t.match(date, { err: { code: 'DROVER_ERR_EVENT_PUBLISH', message: 'publish("search.done"): the payload is not JSON: payload.at is a Date (send date.toISOString()); send plain objects, arrays, strings, numbers, booleans and null' } });
+  const big = await server.waitForLog((l) => l.reqId === 'big-2' && l.level === 50);
+  t.match(big, { err: { code: 'DROVER_ERR_EVENT_TOO_LARGE', message: /publish\("search.done"\): the payload is 1012 bytes of JSON, over EVENT_MAX_BYTES \(500\)/ } });
 });

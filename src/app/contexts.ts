@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Settings } from '../../config/settings.js';
+import type { PublishOptions } from '../events/publish.js';
 
 /**
  * What the app's `startup` and `shutdown` hooks receive. `S` is the type of the app's `settings`
@@ -46,4 +47,9 @@ export interface TaskContext<S = Readonly<Record<string, unknown>>> {
   readonly drover: Settings;
   /** The same JSON logger, bound to `task`. */
   readonly log: Logger;
+  /**
+   * Publishes an event to the bus, written at once (a task is a script: what it published stays
+   * published if it fails later). The payload is checked as a view's is.
+   */
+  publish(topic: string, payload: unknown, options?: PublishOptions): Promise<void>;
 }

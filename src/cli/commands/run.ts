@@ -10,6 +10,10 @@ import { resolveAppPath } from '../../app/find-app.js';
 import { threadError } from '../../app/app-errors.js';
 import { CliUsage, ShutdownHookFailed, StartupFailed } from '../../errors.js';
 import { createLogger } from '../../logging.js';
+import { resolve as resolvePath } from 'node:path';
+import type { EventBus } from '../../events/bus.js';
+import { Outbox, randomIds } from '../../events/publish.js';
+import { openSqliteBus } from '../../events/sqlite-bus.js';
 import { appPath, loadAppWithin, readSettings, within, type Command } from './common.js';
 
 export const run: Command = {
@@ -41,12 +45,25 @@ export const run: Command = {
       throw new CliUsage(`${module} must export default a function (args, { settings, drover, log }) => exitCode`);
     }
     let code = 1;
+    let bus: EventBus | undefined;
     try {
-      const context: TaskContext = { settings: app.settings ?? {}, drover: settings, log };
+      const handlersOf = (topic: string) => app.events.filter((h) => h.topic === topic).map((h) => h.name);
+      const context: TaskContext = {
+        settings: app.settings ?? {},
+        drover: settings,
+        log,
+        publish: async (topic, payload, options) => {
+          const outbox = new Outbox(handlersOf, settings.EVENT_MAX_BYTES, randomIds, null);
+          outbox.publish(topic, payload, options);
+          await outbox.flush((bus ??= openSqliteBus(resolvePath(settings.BUS_PATH))));
+        },
+      };
       const result: unknown = await (mod.default as (a: string[], c: TaskContext) => unknown)(rest, context);
       code = typeof result === 'number' && Number.isInteger(result) ? result : 0;
     } catch (err) {
       log.error({ err }, 'task failed');
+    } finally {
+      await bus?.close();
     }
     if (app.shutdown) {
       const timeout = () => new ShutdownHookFailed(`did not finish within SHUTDOWN_TIMEOUT (${settings.SHUTDOWN_TIMEOUT} s). Put timeouts on what it awaits, or raise SHUTDOWN_TIMEOUT`);
