@@ -10,6 +10,16 @@ export const settings = defineSettings({
     default: 1000,
     description: 'Rows that GET /report builds on each request (and GET /export.csv streams).',
   },
+  APP_DB: {
+    parser: nonEmpty('a file path'),
+    default: 'var/app.db',
+    description: "The example app's own SQLite database: uploads, their processing steps, and what the analysis handlers computed.",
+  },
+  UPLOADS_DIR: {
+    parser: nonEmpty('a folder path'),
+    default: 'var/uploads',
+    description: 'Where POST /uploads stores files, and the resize and thumbnail handlers write their outputs.',
+  },
   DOWNLOADS_DIR: {
     parser: nonEmpty('a folder path'),
     default: 'app/static',

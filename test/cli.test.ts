@@ -31,9 +31,9 @@ t.test('check prints the effective settings, secrets masked', async (t) => {
   t.match(stdout, /^ {2}WEB_CONCURRENCY=3$/m);
   t.match(stdout, /^ {2}METRICS_TOKEN=\*\*\*\*$/m);
   t.notMatch(stdout, /hunter2/);
-  t.match(stdout, /^App: .*dist\/app\/index\.js \(from the default location; 11 routes, 1 middleware\)$/m);
+  t.match(stdout, /^App: .*dist\/app\/index\.js \(from the default location; 16 routes, 1 middleware\)$/m);
   t.match(stdout, /^Pools: default=3, heavy=1 threads$/m);
-  t.match(stdout, /^App settings:\n {2}REPORT_ROWS=1000\n {2}DOWNLOADS_DIR=app\/static$/m, "the app's own settings");
+  t.match(stdout, /^App settings:\n {2}REPORT_ROWS=1000\n {2}APP_DB=var\/app\.db\n {2}UPLOADS_DIR=var\/uploads\n {2}DOWNLOADS_DIR=app\/static$/m, "the app's own settings");
   t.match(stdout, /^Hooks: startup, shutdown$/m);
   t.match(stdout, /^OK$/m);
 });

@@ -1,8 +1,15 @@
 // The example app, through the test client (the whole stack, in-process, no port).
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { testClient } from 'drover/testing';
 
-const client = await testClient('dist/app/index.js', { env: { WEB_CONCURRENCY: '2' } });
+const data = mkdtempSync(join(tmpdir(), 'drover-example-'));
+t.teardown(() => rmSync(data, { recursive: true, force: true }));
+const client = await testClient('dist/app/index.js', {
+  env: { WEB_CONCURRENCY: '2', EVENT_THREADS: '1', APP_DB: join(data, 'app.db'), UPLOADS_DIR: join(data, 'uploads') },
+});
 t.teardown(() => client.close());
 
 t.test('GET / names every route, with URLs built by reverse()', async (t) => {
@@ -11,10 +18,65 @@ t.test('GET / names every route, with URLs built by reverse()', async (t) => {
   const body = res.json<{ routes: { pattern: string; name: string; example: string }[] }>();
   t.same(
     body.routes.map((r) => r.pattern),
-    ['/', '/hello', '/items/<int:id>', '/report', '/echo', '/primes/<int:n>', '/sleep', '/export.csv', '/bytes/<int:mib>', '/clock', '/downloads/<path:name>'],
+    [
+      '/',
+      '/hello',
+      '/items/<int:id>',
+      '/report',
+      '/echo',
+      '/primes/<int:n>',
+      '/sleep',
+      '/export.csv',
+      '/bytes/<int:mib>',
+      '/clock',
+      '/downloads/<path:name>',
+      '/uploads',
+      '/uploads/<str:id>',
+      '/search',
+      '/bookings',
+      '/insights',
+    ],
   );
   t.match(body.routes.find((r) => r.name === 'item'), { pattern: '/items/<int:id>', example: '/items/7' });
   t.equal(body.routes.find((r) => r.name === 'primes')?.example, '/primes/1000');
+});
+
+t.test('the upload pipeline: answered at once, processed in the background', async (t) => {
+  const res = await client.post('/uploads?name=photo.jpg', { body: Buffer.alloc(1000, 1), headers: { 'x-request-id': 'upload-1' } });
+  t.equal(res.status, 202);
+  const { id, progress } = res.json<{ id: string; progress: string }>();
+  t.equal(progress, `/uploads/${id}`);
+  t.match((await client.get(progress)).json(), { name: 'photo.jpg', size: 1000, steps: { resize: 'pending', thumbnail: 'pending' }, done: false });
+  t.match(await client.published(), [{ topic: 'upload.received', payload: { id, name: 'photo.jpg' }, correlationId: 'upload-1' }]);
+  t.match(await client.runEvents(), { resize: { ok: 1 }, thumbnail: { ok: 1 }, 'finish-resize': { ok: 1 }, 'finish-thumbnail': { ok: 1 } });
+  t.match((await client.get(progress)).json(), { steps: { resize: 'done', thumbnail: 'done' }, done: true });
+  t.ok(existsSync(join(data, 'uploads', id, 'resized-photo.jpg')), 'resize wrote its output');
+  t.ok(existsSync(join(data, 'uploads', id, 'thumb-photo.jpg')), 'thumbnail wrote its output');
+  t.equal((await client.post('/uploads?name=../x', { body: 'x' })).status, 400);
+});
+
+t.test('a file the thumbnail handler cannot decode: retried, then dead', async (t) => {
+  const res = await client.post('/uploads?name=corrupt.jpg', { body: 'not an image' });
+  const { progress } = res.json<{ progress: string }>();
+  t.match(await client.runEvents(), { resize: { ok: 1 }, thumbnail: { retry: 1 } });
+  await new Promise((resolve) => setTimeout(resolve, 550)); // backoff 0.5 s, jittered down to half
+  t.match(await client.runEvents(), { thumbnail: { retry: 1 } });
+  await new Promise((resolve) => setTimeout(resolve, 1050));
+  t.match(await client.runEvents(), { thumbnail: { dead: 1 } });
+  t.match((await client.get(progress)).json(), { steps: { resize: 'done', thumbnail: 'pending' }, done: false });
+});
+
+t.test('analysis modules: searches and bookings counted, abandoned searches found', async (t) => {
+  for (const [session, to] of [['s1', 'Lisbon'], ['s2', 'Lisbon'], ['s2', 'Oslo']]) t.equal((await client.get(`/search?to=${to}&session=${session}`)).status, 200);
+  t.equal((await client.post('/bookings', { json: { session: 's1', to: 'Lisbon' } })).status, 201);
+  t.equal((await client.get('/search?to=<script>&session=s1')).status, 400);
+  await client.runEvents();
+  const insights = (await client.get('/insights')).json<{ popular: unknown[]; abandonedSearches: { session: string; destination: string }[] }>();
+  t.same(insights.popular, [
+    { destination: 'Lisbon', searches: 2, bookings: 1 },
+    { destination: 'Oslo', searches: 1, bookings: 0 },
+  ]);
+  t.same(insights.abandonedSearches.map((s) => [s.session, s.destination]), [['s2', 'Lisbon'], ['s2', 'Oslo']]);
 });
 
 t.test('GET /export.csv streams the report as CSV', async (t) => {

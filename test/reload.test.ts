@@ -41,9 +41,9 @@ t.test('SIGHUP loads new code, one worker at a time, without failing a request',
 t.test('a changed route table is refused with a clear log line; the old workers keep serving', async (t) => {
   writeFileSync(state, JSON.stringify({ version: 'v3', extraRoute: true }));
   server.child.kill('SIGHUP');
-  const line = await server.waitForLog((l) => /route table or pools changed/.test(String(l.msg)));
+  const line = await server.waitForLog((l) => /the route table, pools or event handlers changed/.test(String(l.msg)));
   t.equal(line.level, 50);
-  t.match(line.msg, /reload stopped, the running workers keep serving: the route table or pools changed; restart the server to apply them/);
+  t.match(line.msg, /reload stopped, the running workers keep serving: the route table, pools or event handlers changed; restart the server to apply them/);
   t.equal(await version(), 'v2');
   t.equal((await fetch(`${server.url}/extra`)).status, 404);
 });
