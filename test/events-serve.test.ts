@@ -14,7 +14,7 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 t.test('serve consumes in its own pool: publish, fan out, cascade, in one process', async (t) => {
   const server = await startDrover({ app: fixture('pipeline.js'), env: { WEB_CONCURRENCY: '1', EVENT_THREADS: '1', BUS_PATH: join(dir, 'on.db') } });
   t.teardown(() => server.stop());
-  t.match(server.logs().find((l) => l.msg === 'consuming events'), { threads: 1, handlers: ['video.uploaded -> resize', 'video.uploaded -> thumbnail', 'video.resized -> notify', 'flaky -> flaky', 'doomed -> doomed', 'stuck -> stuck', 'slow -> slow', 'cpu -> cpu'] });
+  t.match(server.logs().find((l) => l.msg === 'consuming events'), { threads: 1, handlers: ['video.uploaded -> resize', 'video.uploaded -> thumbnail', 'video.resized -> notify', 'flaky -> flaky', 'doomed -> doomed', 'stuck -> stuck', 'slow -> slow', 'record -> record', 'cpu -> cpu'] });
   const res = await fetch(`${server.url}/publish/video.uploaded?id=v`, { method: 'POST', headers: { 'x-request-id': 'one-process' } });
   t.equal(res.status, 200);
   for (const handler of ['resize', 'thumbnail', 'notify']) {
