@@ -263,6 +263,11 @@ export interface ViewOutcome {
   readonly envelope: ResponseEnvelope;
   /** The body to stream (pool/stream-source.ts), or undefined. */
   readonly reader?: ChunkReader;
+  /**
+   * Events the request published, still to be written before the response may leave, and the
+   * 503 that replaces the response if the bus does not take them.
+   */
+  readonly events?: { readonly outbox: Outbox; unavailable(err: unknown): ViewOutcome };
 }
 
 function envelope(response: HttpResponse, route: string, method: string): ViewOutcome {
@@ -438,13 +443,19 @@ export async function runView(entry: ViewEntry, req: ViewRequest, options: ViewR
     const outbox = req.outbox;
     if (outbox && outbox.size > 0) {
       // After the view succeeded, before its answer leaves: never a 200 for work that was lost.
+      const unavailable = (err: unknown): ViewOutcome => {
+        const error = new BusUnavailable(String(outbox.size), (err as Error).message);
+        req.log.error({ err, route: entry.pattern, topics: outbox.topics }, error.message);
+        return envelope(withHeaders(json(errorPayload(503, error.message, req.id), { status: 503 }), { 'retry-after': '1' }), entry.pattern, req.method);
+      };
+      // A plain response's events are written by the thread with the other responses of its turn,
+      // in one transaction (group commit); a stream's now, since its head leaves with its first chunk.
+      if (!response.stream) return { ...envelope(response, entry.pattern, req.method), events: { outbox, unavailable } };
       try {
         await outbox.flush((options.publishing as EventPublishing).bus());
         (options.publishing as EventPublishing).published(outbox.topics);
       } catch (err) {
-        const unavailable = new BusUnavailable(String(outbox.size), (err as Error).message);
-        req.log.error({ err, route: entry.pattern, topics: outbox.topics }, unavailable.message);
-        return envelope(withHeaders(json(errorPayload(503, unavailable.message, req.id), { status: 503 }), { 'retry-after': '1' }), entry.pattern, req.method);
+        return unavailable(err);
       }
     }
     return envelope(response, entry.pattern, req.method);

@@ -11,8 +11,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { BusOpenFailed } from '../errors.js';
+import type { WriteLock } from './write-lock.js';
 import type { ClaimedDelivery, DeadDelivery, EventBus, HandlerBacklog, NewEvent, PublishedEvent } from './bus.js';
 
+// Lean on purpose: every index costs each publish a B-tree insert. Deliveries are found by
+// (handler, state, due time); a delivery's id is its rowid (ids of deleted rows may be reused:
+// every write checks the lease owner, so a stale owner never touches another's delivery); the
+// event id's uniqueness is what makes a repeated publish one event.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
   id TEXT PRIMARY KEY,
@@ -22,19 +27,17 @@ CREATE TABLE IF NOT EXISTS events (
   published_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS deliveries (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  event_id TEXT NOT NULL REFERENCES events(id),
+  id INTEGER PRIMARY KEY,
+  event_id TEXT NOT NULL,
   handler TEXT NOT NULL,
   state TEXT NOT NULL CHECK (state IN ('ready', 'running', 'dead')),
   attempts INTEGER NOT NULL DEFAULT 0,
   available_at INTEGER NOT NULL,
   lease_owner TEXT,
   lease_until INTEGER,
-  last_error TEXT,
-  UNIQUE (event_id, handler)
+  last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (handler, state, available_at);
-CREATE INDEX IF NOT EXISTS deliveries_lease ON deliveries (handler, state, lease_until);
 `;
 
 interface DeliveryRow {
@@ -53,6 +56,8 @@ interface DeliveryRow {
 export interface SqliteBusOptions {
   /** Milliseconds a write waits for another process's write lock before failing (SQLITE_BUSY). */
   readonly busyTimeoutMs?: number;
+  /** The process's write lock, shared by its threads, taken around each publish. */
+  readonly lock?: WriteLock;
 }
 
 /**
@@ -73,12 +78,11 @@ export function openSqliteBus(path: string, options: SqliteBusOptions = {}): Eve
     // transaction; only a power loss may lose the last ones. FULL would fsync every publish.
     db.pragma('synchronous = NORMAL');
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-    db.pragma('foreign_keys = ON');
     db.exec(SCHEMA);
   } catch (err) {
     throw new BusOpenFailed(path, (err as Error).message);
   }
-  return new SqliteBus(db);
+  return new SqliteBus(db, options.lock ?? null);
 }
 
 class SqliteBus implements EventBus {
@@ -95,8 +99,11 @@ class SqliteBus implements EventBus {
   readonly #publishAll: (events: readonly NewEvent[]) => number;
   readonly #claimAll: (owner: string, handler: string, limit: number, leaseMs: number) => ClaimedDelivery[];
 
-  constructor(db: Database.Database) {
+  readonly #lock: WriteLock | null;
+
+  constructor(db: Database.Database, lock: WriteLock | null) {
     this.#db = db;
+    this.#lock = lock;
     this.#insertEvent = db.prepare('INSERT OR IGNORE INTO events (id, topic, payload, correlation, published_at) VALUES (?, ?, ?, ?, ?)');
     this.#insertDelivery = db.prepare("INSERT INTO deliveries (event_id, handler, state, available_at) VALUES (?, ?, 'ready', ?)");
     // Ready and due, oldest due first; then running ones whose lease ran out (their owner died).
@@ -157,7 +164,7 @@ class SqliteBus implements EventBus {
   }
 
   async publish(events: readonly NewEvent[]): Promise<number> {
-    return this.#publishAll(events);
+    return this.#lock ? this.#lock.run(() => this.#publishAll(events)) : this.#publishAll(events);
   }
 
   async claim(owner: string, handler: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {

@@ -51,10 +51,10 @@ export class WorkerPool extends EventEmitter {
   /** The pool's name (the `pool` label of its metrics). */
   readonly name: string;
 
-  constructor(settings: Settings, appPath: string, channel: string, name: string, size: PoolSpec, env: WorkerData['env']) {
+  constructor(settings: Settings, appPath: string, channel: string, name: string, size: PoolSpec, env: WorkerData['env'], busLock: SharedArrayBuffer) {
     super();
     this.#settings = settings;
-    this.#workerData = { settings, app: appPath, channel, pool: name, env };
+    this.#workerData = { settings, app: appPath, channel, pool: name, env, busLock };
     this.name = name;
     this.#threads = size.threads;
     this.#capacity = { concurrency: size.concurrency ?? settings.WORKER_CONCURRENCY, prefetch: size.prefetch ?? settings.WORKER_PREFETCH };

@@ -37,6 +37,8 @@ export class Pools {
   readonly #channel: string;
   readonly #logger: Logger;
   readonly #env: WorkerData['env'];
+  /** One bus write lock for every thread of the process (events/write-lock.ts). */
+  readonly #busLock = new SharedArrayBuffer(4);
 
   constructor(settings: Settings, appPath: string, channel: string, logger: Logger, env: WorkerData['env']) {
     this.#env = env;
@@ -122,7 +124,7 @@ export class Pools {
   }
 
   #add(name: string, size: PoolSpec, metrics: FrontMetrics, events: PoolEvents): WorkerPool {
-    const pool = new WorkerPool(this.#settings, this.#appPath, this.#channel, name, size, this.#env);
+    const pool = new WorkerPool(this.#settings, this.#appPath, this.#channel, name, size, this.#env, this.#busLock);
     const poolMetrics = metrics.forPool(name);
     pool.on('metrics', (threadId: number, snapshot: MetricSnapshot) => events.metrics(threadId, snapshot));
     pool.on('published', (counts: readonly (readonly [string, number])[]) => events.published?.(counts));

@@ -31,6 +31,8 @@ export interface WorkerData {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** One Int32 the thread sets to its BootStage, so the front can say where a boot got stuck. */
   readonly stage: SharedArrayBuffer;
+  /** The process's bus write lock (events/write-lock.ts), shared by every thread of every pool. */
+  readonly busLock: SharedArrayBuffer;
 }
 
 /** How far a worker thread's boot got (written to WorkerData.stage). */

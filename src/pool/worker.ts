@@ -16,11 +16,12 @@ import { setSecretKey } from '../http.js';
 import { channelDestination, createLogger } from '../logging.js';
 import { setSettingsEnvironment } from '../settings.js';
 import { isFrontOnlyMetric, type MetricSnapshot } from '../view-metrics.js';
-import { buildHandlers, createRequest, runView, type EventPublishing, type ViewEntry, type ViewRunOptions } from '../view.js';
+import { buildHandlers, createRequest, runView, type EventPublishing, type ViewEntry, type ViewOutcome, type ViewRunOptions } from '../view.js';
 import { pumpStream } from './stream-source.js';
 import { resolve as resolvePath } from 'node:path';
 import type { EventBus } from '../events/bus.js';
 import { openSqliteBus } from '../events/sqlite-bus.js';
+import { WriteLock } from '../events/write-lock.js';
 import { describeHandlers } from '../events/handlers.js';
 import { runHandler } from '../events/run-handler.js';
 import { claimStart } from './claims.js';
@@ -41,7 +42,7 @@ import {
 } from './protocol.js';
 import type { Route } from '../router.js';
 
-const { settings, app, channel, pool, env, stage } = workerData as WorkerData;
+const { settings, app, channel, pool, env, stage, busLock } = workerData as WorkerData;
 const bootStage = new Int32Array(stage);
 const logChannel = new BroadcastChannel(channel);
 logChannel.unref();
@@ -70,7 +71,7 @@ function eventPublishing(app: LoadedApp): EventPublishing {
   return {
     handlersOf: (topic) => byTopic.get(topic) ?? [],
     maxBytes: settings.EVENT_MAX_BYTES,
-    bus: () => (bus ??= openSqliteBus(resolvePath(settings.BUS_PATH))),
+    bus: () => (bus ??= openSqliteBus(resolvePath(settings.BUS_PATH), { lock: new WriteLock(busLock) })),
     published: (topics) => {
       for (const topic of topics) published.set(topic, (published.get(topic) ?? 0) + 1);
     },
@@ -104,8 +105,11 @@ let transfer: (ArrayBuffer | MessagePort)[] = [];
 async function flush(): Promise<void> {
   const responses = outbox;
   const buffers = transfer;
+  const writes = pendingEvents;
   outbox = [];
   transfer = [];
+  pendingEvents = [];
+  if (writes.length > 0) await writeEvents(writes, responses, buffers);
   const metrics = await changedMetrics();
   let batch: ResponseBatch = metrics ? { responses, metrics } : { responses };
   if (published.size > 0) {
@@ -152,6 +156,36 @@ function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** A response of this turn whose request published events: they are written before it leaves. */
+interface PendingEvents {
+  /** Its index in the turn's responses. */
+  readonly index: number;
+  readonly seq: number;
+  readonly cell: number;
+  readonly startedAt: number;
+  readonly events: NonNullable<ViewOutcome['events']>;
+}
+let pendingEvents: PendingEvents[] = [];
+
+/**
+ * Writes the events of every response of the turn in one transaction (group commit: one write
+ * lock and one commit for many requests, where a commit per request had the threads queue for
+ * the database's lock). When the bus does not take them, each of those responses becomes its 503.
+ */
+async function writeEvents(writes: readonly PendingEvents[], responses: ResponseTuple[], buffers: (ArrayBuffer | MessagePort)[]): Promise<void> {
+  const publishing = viewOptions.publishing as EventPublishing;
+  try {
+    await publishing.bus().publish(writes.flatMap((w) => w.events.outbox.events));
+    for (const w of writes) publishing.published(w.events.outbox.topics);
+  } catch (err) {
+    for (const w of writes) {
+      const { envelope } = w.events.unavailable(err);
+      responses[w.index] = packResponse(w.seq, w.cell, w.startedAt, envelope);
+      if (envelope.body) buffers.push(envelope.body);
+    }
+  }
+}
+
 /** The requests running now, by claim cell: where an abort (the client left) finds its request. */
 const active: ({ readonly seq: number; abort(reason: unknown): void } | undefined)[] = [];
 
@@ -187,8 +221,9 @@ async function serve(task: RequestTask, startedAt: number): Promise<void> {
   const cell = task.cell as number;
   const req = createRequest(task, logger, viewOptions);
   active[cell] = { seq: task.seq as number, abort: (reason) => req.abort(reason) };
-  const { envelope, reader } = await runView(view, req, viewOptions);
+  const { envelope, reader, events } = await runView(view, req, viewOptions);
   active[cell] = undefined;
+  if (events) pendingEvents.push({ index: outbox.length, seq: task.seq as number, cell, startedAt, events });
   if (reader) {
     // A streamed body gets a channel of its own; the response carries the front's end of it.
     const { port1, port2 } = new MessageChannel();
