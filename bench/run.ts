@@ -12,8 +12,10 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { openSqliteBus } from '../src/events/sqlite-bus.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
+const EVENTS_APP = fileURLToPath(new URL('./events-app.js', import.meta.url));
 const PLAIN = fileURLToPath(new URL('./plain.js', import.meta.url));
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -46,10 +48,10 @@ async function waitUp(url: string, started: number): Promise<number> {
   }
 }
 
-async function start(kind: 'drover' | 'plain' | 'plain-logged', env: Record<string, string> = {}, cli = CLI, cwd = ROOT): Promise<Server> {
+async function start(kind: 'drover' | 'plain' | 'plain-logged', env: Record<string, string> = {}, cli = CLI, cwd = ROOT, app?: string): Promise<Server> {
   const port = nextPort++;
   const started = performance.now();
-  const args = kind === 'drover' ? [cli, 'serve'] : [PLAIN, String(port), '--downloads', DOWNLOADS, ...(kind === 'plain-logged' ? ['--logger'] : [])];
+  const args = kind === 'drover' ? [cli, 'serve', ...(app ? [app] : [])] : [PLAIN, String(port), '--downloads', DOWNLOADS, ...(kind === 'plain-logged' ? ['--logger'] : [])];
   const child = spawn(process.execPath, args, {
     cwd,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DOWNLOADS_DIR: DOWNLOADS, ...env },
@@ -183,6 +185,81 @@ async function download(url: string, clients: number): Promise<number> {
     ),
   );
   return sizes.reduce((a, b) => a + b, 0) / 1024 / 1024 / ((performance.now() - started) / 1000);
+}
+
+/** A fresh bus file for one measurement. */
+let busFiles = 0;
+const freshBus = (): string => join(DOWNLOADS, `bus-${++busFiles}.db`);
+
+/** Starts `drover worker` on the bench app and resolves once it is ready (its log lines are discarded). */
+async function startWorker(busPath: string, threads: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, 'worker', EVENTS_APP], {
+    cwd: ROOT,
+    env: { ...process.env, BUS_PATH: busPath, EVENT_THREADS: String(threads) },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((resolve) => {
+    let text = '';
+    const onData = (d: Buffer) => {
+      text += d.toString();
+      if (!text.includes('"worker ready"')) return;
+      (child.stdout as NodeJS.ReadableStream).off('data', onData);
+      (child.stdout as NodeJS.ReadableStream).resume(); // one JSON line per delivery, as in production, to nowhere
+      resolve();
+    };
+    child.stdout?.on('data', onData);
+  });
+  return child;
+}
+
+/** Deliveries per second, end to end: `events` published to `topic` first, then a worker runs them all. */
+async function deliveryRate(topic: string, handlers: readonly string[], events: number, threads: number): Promise<number> {
+  const busPath = freshBus();
+  const bus = openSqliteBus(busPath);
+  for (let i = 0; i < events; i += 1000) {
+    const batch = Array.from({ length: Math.min(1000, events - i) }, (_, j) => ({ id: `e${i + j}`, topic, payload: '{}', correlation: null, handlers, availableAt: Date.now() }));
+    await bus.publish(batch);
+  }
+  const worker = await startWorker(busPath, threads);
+  const started = performance.now();
+  for (;;) {
+    await sleep(20);
+    if ((await bus.backlog()).every((b) => b.ready + b.running + b.delayed === 0)) break;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  worker.kill('SIGTERM');
+  await new Promise((resolve) => worker.once('exit', resolve));
+  await bus.close();
+  return (events * handlers.length) / seconds;
+}
+
+/** Publish-to-handler-start latency, in ms, with events published at `perSecond` for `seconds`. */
+async function eventLatency(perSecond: number, seconds: number, threads: number): Promise<{ p50: number; p99: number; events: number }> {
+  const busPath = freshBus();
+  const file = join(DOWNLOADS, `latency-${busFiles}.txt`);
+  const bus = openSqliteBus(busPath);
+  const worker = await startWorker(busPath, threads);
+  let n = 0;
+  const end = Date.now() + seconds * 1000;
+  const every = 5; // ms: batches of perSecond / 200
+  while (Date.now() < end) {
+    const batch = Array.from({ length: Math.max(1, Math.round((perSecond * every) / 1000)) }, () => ({
+      id: `l${n++}`,
+      topic: 'bench.latency',
+      payload: JSON.stringify({ t0: Date.now(), file }),
+      correlation: null,
+      handlers: ['latency'],
+      availableAt: Date.now(),
+    }));
+    await bus.publish(batch);
+    await sleep(every);
+  }
+  await sleep(1000);
+  worker.kill('SIGTERM');
+  await new Promise((resolve) => worker.once('exit', resolve));
+  await bus.close();
+  const ms = readFileSync(file, 'utf8').trim().split('\n').map(Number).sort((a, b) => a - b);
+  return { p50: ms[Math.floor(ms.length * 0.5)] ?? Number.NaN, p99: ms[Math.floor(ms.length * 0.99)] ?? Number.NaN, events: n };
 }
 
 async function main(): Promise<void> {
@@ -327,7 +404,35 @@ async function main(): Promise<void> {
   }
   await stop(plain);
 
-  // 4. Boot and memory.
+  // 4. The bus, embedded backend: end to end with no-op handlers, latency, and the cost of publishing in a view.
+  const rates = { one: [] as number[], fan: [] as number[] };
+  for (let r = 0; r < ROUNDS; r++) {
+    rates.one.push(await deliveryRate('bench.noop', ['noop'], 20_000, cores));
+    rates.fan.push(await deliveryRate('bench.fan', ['fan-a', 'fan-b', 'fan-c'], 10_000, cores));
+  }
+  const latency = await eventLatency(1000, 5, cores);
+  const viewServer = await start('drover', { WEB_CONCURRENCY: String(cores), SERVE_EVENTS: 'false', BUS_PATH: freshBus() }, CLI, ROOT, EVENTS_APP);
+  const withEvent: Load[] = [];
+  const without: Load[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    without.push(await loadWithFrontCpu(`${viewServer.url}/hello`, viewServer.child.pid as number));
+    withEvent.push(await loadWithFrontCpu(`${viewServer.url}/publish`, viewServer.child.pid as number));
+  }
+  await stop(viewServer);
+  const [wa, woa] = [average(withEvent), average(without)];
+  out.push(
+    '',
+    `The bus (embedded SQLite), \`drover worker\` with ${cores} threads, one JSON log line per delivery:`,
+    '',
+    '| measure | figure |',
+    '| --- | --- |',
+    `| no-op handler, 20,000 events published first, end to end | ${fmt(mean(rates.one))} deliveries/s |`,
+    `| 1-to-3 fan-out, 10,000 events (30,000 deliveries) | ${fmt(mean(rates.fan))} deliveries/s |`,
+    `| publish-to-handler-start latency, ${fmt(latency.events / 5)} events/s for 5 s | p50 ${fmt(latency.p50)} ms, p99 ${fmt(latency.p99)} ms |`,
+    `| a view that publishes one event, against the same view without (serve, ${cores} threads) | ${fmt(wa.rps)} vs ${fmt(woa.rps)} req/s, ${fmt(wa.rps / woa.rps, 2)}× |`,
+  );
+
+  // 5. Boot and memory.
   const boots: number[] = [];
   for (let i = 0; i < 3; i++) {
     const s = await start('drover', { WEB_CONCURRENCY: String(cores) });
@@ -337,7 +442,7 @@ async function main(): Promise<void> {
   out.push(
     '',
     `Boot to first answered request (best of 3): drover ${fmt(Math.min(...boots))} ms; plain fastify ${fmt(plain.bootMs)} ms.`,
-    `Idle RSS: drover (${cores} default-pool threads + 1 heavy) ${fmt(droverIdleRss, 1)} MB; plain fastify ${fmt(plainIdleRss, 1)} MB.`,
+    `Idle RSS: drover (${cores} default-pool threads + 1 heavy + ${cores} in the events pool, the example app consuming its events) ${fmt(droverIdleRss, 1)} MB; plain fastify ${fmt(plainIdleRss, 1)} MB.`,
   );
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -9,6 +9,7 @@ import {
   boolean,
   counts,
   defineSettings,
+  duration,
   integer,
   list,
   nonEmpty,
@@ -263,6 +264,14 @@ export const settingsTable = defineSettings({
     description:
       'How long a claimed delivery stays with its worker without a renewal. The worker renews every third of it while the handler runs, even one busy on the CPU; ' +
       'a worker that dies (kill -9, a lost machine) stops renewing, and its deliveries run again elsewhere within this time.',
+  },
+  EVENT_RETENTION: {
+    parser: duration(60, 366 * 86_400),
+    default: 7 * 86_400,
+    defaultText: '7d',
+    description:
+      'How long a handled event stays on the bus: within it, an idempotency key, a retried handler\'s events and a schedule tick are recognised and published once. ' +
+      'Consuming processes forget older events every minute (a number of seconds, or 90m, 12h, 7d).',
   },
   EVENT_MAX_BYTES: {
     parser: integer(2, 64 * 1024 * 1024),

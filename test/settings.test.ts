@@ -48,6 +48,7 @@ t.test('defaults', async (t) => {
     EVENT_THREADS: availableParallelism(),
     SERVE_EVENTS: true,
     EVENT_LEASE: 30,
+    EVENT_RETENTION: 604800,
     EVENT_MAX_BYTES: 262144,
   });
   t.ok(Object.isFrozen(s));

@@ -106,6 +106,12 @@ export interface EventBus {
   revive(ids: readonly string[] | 'all'): Promise<number>;
   /** Events published, oldest first (of one topic when given), for tests and operators. */
   events(topic?: string): Promise<PublishedEvent[]>;
+  /**
+   * Deletes up to `limit` events published before `before` (ms since the epoch) that have no
+   * delivery left (done, or purged): the bus's retention. An event's id stops deduplicating
+   * (keys, derived ids, schedule ticks) once it is gone. Resolves with how many.
+   */
+  forget(before: number, limit: number): Promise<number>;
   /** Deletes every dead delivery; resolves with how many. */
   purgeDead(): Promise<number>;
   close(): Promise<void>;

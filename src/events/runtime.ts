@@ -54,11 +54,25 @@ export function startEvents(options: {
   const scheduler = new Scheduler(options.schedules, { bus, logger, handlersOf: (topic) => byTopic.get(topic) ?? [] });
   consumer.start();
   scheduler.start();
+  // Retention: every minute, events older than EVENT_RETENTION with no delivery left are deleted,
+  // a thousand at a time, so the bus file does not grow forever.
+  const forget = setInterval(() => {
+    void (async () => {
+      const before = Date.now() - settings.EVENT_RETENTION * 1000;
+      try {
+        while ((await bus.forget(before, 1000)) === 1000) await new Promise((resolve) => setImmediate(resolve));
+      } catch (err) {
+        logger.error({ err }, 'cannot forget old events; the bus file keeps growing until this works');
+      }
+    })();
+  }, 60_000);
+  forget.unref();
   return {
     get running() {
       return consumer.running;
     },
     async stop(graceMs) {
+      clearInterval(forget);
       scheduler.stop();
       await consumer.stop(graceMs);
     },

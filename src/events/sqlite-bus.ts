@@ -243,6 +243,18 @@ class SqliteBus implements EventBus {
     return rows.map((r) => ({ id: r.id, topic: r.topic, payload: r.payload, correlation: r.correlation, publishedAt: r.published_at }));
   }
 
+  async forget(before: number, limit: number): Promise<number> {
+    // Oldest first by rowid (insertion order), so the scan stops among the old rows; an event
+    // with a delivery left (ready, running, dead) is kept.
+    return this.#db
+      .prepare(
+        `DELETE FROM events WHERE rowid IN (
+           SELECT e.rowid FROM events e WHERE e.published_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
+           ORDER BY e.rowid LIMIT ?)`,
+      )
+      .run(before, limit).changes;
+  }
+
   async purgeDead(): Promise<number> {
     return this.#db.prepare("DELETE FROM deliveries WHERE state = 'dead'").run().changes;
   }

@@ -119,6 +119,18 @@ export function busContract(t: Test, factory: BusFactory): void {
     t.same(await bus.dead(), []);
   });
 
+  t.test('forget: old events without deliveries go; pending and recent ones stay', async (t) => {
+    const { bus } = await open(t);
+    await bus.publish([event('done', ['a']), event('pending', ['b']), event('nobody', [])]);
+    const [done] = await bus.claim('w', 'a', 1, 10_000);
+    await bus.ack('w', done?.id as string);
+    t.equal(await bus.forget(Date.now() - 60_000, 100), 0, 'nothing is old enough');
+    await sleep(5);
+    t.equal(await bus.forget(Date.now(), 100), 2, 'the handled one and the one nobody handles');
+    t.same((await bus.events()).map((e) => e.id), ['pending'], 'the one with a delivery left stays');
+    t.equal(await bus.publish([event('done', ['a'])]), 1, 'a forgotten id no longer deduplicates');
+  });
+
   t.test('backlog: the oldest ready delivery\'s age', async (t) => {
     const { bus } = await open(t);
     await bus.publish([event('old', ['a'], { availableAt: Date.now() - 5000 }), event('new', ['a'])]);
