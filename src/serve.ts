@@ -9,6 +9,7 @@ import type { DeliveryOutcome } from './events/consumer.js';
 import { startEvents, type EventRuntime } from './events/runtime.js';
 import { createEventMetrics, type EventMetrics } from './events/metrics.js';
 import { openSqliteBus } from './events/sqlite-bus.js';
+import { WriteLock } from './events/write-lock.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -156,18 +157,20 @@ export async function createServer(
   // client, which never listens, consumes nothing).
   let consumer: EventRuntime | null = null;
   let bus: EventBus | null = null;
+  // The main thread's bus (consumer, metrics, tests) takes the threads' write lock too.
+  const openBus = (): EventBus => (bus ??= openSqliteBus(resolvePath(settings.BUS_PATH), { lock: new WriteLock(pools.busLock) }));
   const startConsuming = async (): Promise<void> => {
     if (!settings.SERVE_EVENTS) return;
     const handlers = await pools.addEvents(settings.EVENT_THREADS, metrics, poolEvents);
     if (handlers.length === 0) return;
-    bus = openSqliteBus(resolvePath(settings.BUS_PATH));
+    const events = openBus();
     const schedules = pools.declaredSchedules;
-    consumer = startEvents({ pools, handlers, schedules, bus, logger, settings, metrics: eventMetrics as EventMetrics });
+    consumer = startEvents({ pools, handlers, schedules, bus: events, logger, settings, metrics: eventMetrics as EventMetrics });
     logger.info({ handlers: handlers.map((h) => `${h.topic} -> ${h.name}`), schedules: schedules.map((s) => `${s.cron} -> ${s.topic}`), threads: settings.EVENT_THREADS }, 'consuming events');
   };
 
   let reloading: Promise<void> = Promise.resolve();
-  const openBus = (): EventBus => (bus ??= openSqliteBus(resolvePath(settings.BUS_PATH)));
+
   return {
     async published(topic) {
       return openBus().events(topic);

@@ -90,6 +90,7 @@ class SqliteBus implements EventBus {
   readonly #insertEvent: Database.Statement;
   readonly #insertDelivery: Database.Statement;
   readonly #claimable: Database.Statement;
+  readonly #anyClaimable: Database.Statement;
   readonly #take: Database.Statement;
   readonly #renew: Database.Statement;
   readonly #delete: Database.Statement;
@@ -117,6 +118,9 @@ class SqliteBus implements EventBus {
       )
       ORDER BY d.available_at, d.id
       LIMIT @limit`);
+    this.#anyClaimable = db.prepare(
+      "SELECT 1 FROM deliveries WHERE handler = ? AND ((state = 'ready' AND available_at <= ?) OR (state = 'running' AND lease_until < ?)) LIMIT 1",
+    );
     this.#take = db.prepare("UPDATE deliveries SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ? WHERE id = ?");
     this.#renew = db.prepare("UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_owner = ? AND state = 'running'");
     this.#delete = db.prepare("DELETE FROM deliveries WHERE id = ? AND lease_owner = ? AND state = 'running'");
@@ -163,33 +167,41 @@ class SqliteBus implements EventBus {
     this.#claimAll = (owner, handler, limit, leaseMs) => claim.immediate(owner, handler, limit, leaseMs);
   }
 
+  /** Runs a write holding the process's write lock, when the bus has one. */
+  #write<T>(write: () => T): T {
+    return this.#lock ? this.#lock.run(write) : write();
+  }
+
   async publish(events: readonly NewEvent[]): Promise<number> {
-    return this.#lock ? this.#lock.run(() => this.#publishAll(events)) : this.#publishAll(events);
+    return this.#write(() => this.#publishAll(events));
   }
 
   async claim(owner: string, handler: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
-    return this.#claimAll(owner, handler, limit, leaseMs);
+    // A read first: an idle handler's poll takes no write lock (in WAL, readers never block the
+    // writer), so the consumer's polling does not stand in the way of views that publish.
+    if (this.#anyClaimable.get(handler, Date.now(), Date.now()) === undefined) return [];
+    return this.#write(() => this.#claimAll(owner, handler, limit, leaseMs));
   }
 
   async renew(owner: string, ids: readonly string[], leaseMs: number): Promise<string[]> {
     const until = Date.now() + leaseMs;
-    return this.#db.transaction(() => ids.filter((id) => this.#renew.run(until, Number(id), owner).changes === 1))();
+    return this.#write(() => this.#db.transaction(() => ids.filter((id) => this.#renew.run(until, Number(id), owner).changes === 1))());
   }
 
   async ack(owner: string, id: string): Promise<boolean> {
-    return this.#delete.run(Number(id), owner).changes === 1;
+    return this.#write(() => this.#delete.run(Number(id), owner).changes === 1);
   }
 
   async retry(owner: string, id: string, availableAt: number, error: string): Promise<boolean> {
-    return this.#retry.run(availableAt, error, Number(id), owner).changes === 1;
+    return this.#write(() => this.#retry.run(availableAt, error, Number(id), owner).changes === 1);
   }
 
   async bury(owner: string, id: string, error: string): Promise<boolean> {
-    return this.#bury.run(error, Number(id), owner).changes === 1;
+    return this.#write(() => this.#bury.run(error, Number(id), owner).changes === 1);
   }
 
   async release(owner: string, ids: readonly string[]): Promise<number> {
-    return this.#db.transaction(() => ids.reduce((n, id) => n + this.#release.run(Number(id), owner).changes, 0))();
+    return this.#write(() => this.#db.transaction(() => ids.reduce((n, id) => n + this.#release.run(Number(id), owner).changes, 0))());
   }
 
   async backlog(): Promise<HandlerBacklog[]> {
@@ -230,10 +242,10 @@ class SqliteBus implements EventBus {
   async revive(ids: readonly string[] | 'all'): Promise<number> {
     const now = Date.now();
     if (ids === 'all') {
-      return this.#db.prepare("UPDATE deliveries SET state = 'ready', attempts = 0, available_at = ? WHERE state = 'dead'").run(now).changes;
+      return this.#write(() => this.#db.prepare("UPDATE deliveries SET state = 'ready', attempts = 0, available_at = ? WHERE state = 'dead'").run(now).changes);
     }
     const one = this.#db.prepare("UPDATE deliveries SET state = 'ready', attempts = 0, available_at = ? WHERE id = ? AND state = 'dead'");
-    return this.#db.transaction(() => ids.reduce((n, id) => n + one.run(now, Number(id)).changes, 0))();
+    return this.#write(() => this.#db.transaction(() => ids.reduce((n, id) => n + one.run(now, Number(id)).changes, 0))());
   }
 
   async events(topic?: string): Promise<PublishedEvent[]> {
@@ -246,17 +258,16 @@ class SqliteBus implements EventBus {
   async forget(before: number, limit: number): Promise<number> {
     // Oldest first by rowid (insertion order), so the scan stops among the old rows; an event
     // with a delivery left (ready, running, dead) is kept.
-    return this.#db
-      .prepare(
-        `DELETE FROM events WHERE rowid IN (
+    const forget = this.#db.prepare(
+      `DELETE FROM events WHERE rowid IN (
            SELECT e.rowid FROM events e WHERE e.published_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
            ORDER BY e.rowid LIMIT ?)`,
-      )
-      .run(before, limit).changes;
+    );
+    return this.#write(() => forget.run(before, limit).changes);
   }
 
   async purgeDead(): Promise<number> {
-    return this.#db.prepare("DELETE FROM deliveries WHERE state = 'dead'").run().changes;
+    return this.#write(() => this.#db.prepare("DELETE FROM deliveries WHERE state = 'dead'").run().changes);
   }
 
   async close(): Promise<void> {

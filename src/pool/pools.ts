@@ -138,6 +138,11 @@ export class Pools {
     return pool;
   }
 
+  /** The process's bus write lock: the threads' buses take it, and so does the main thread's. */
+  get busLock(): SharedArrayBuffer {
+    return this.#busLock;
+  }
+
   /** The app's periodic events, from the manifest of the first pool started. */
   get declaredSchedules(): readonly ScheduleInfo[] {
     return this.#members.values().next().value?.pool.declaredSchedules ?? [];

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { startEvents } from '../../events/runtime.js';
 import { openSqliteBus } from '../../events/sqlite-bus.js';
+import { WriteLock } from '../../events/write-lock.js';
 import { SignalQueue } from '../../lifecycle.js';
 import { createLogger, forwardWorkerLogs } from '../../logging.js';
 import { createFrontMetrics } from '../../metrics.js';
@@ -27,10 +28,11 @@ export const worker: Command = {
     const { settings, env } = readSettings();
     const app = appPath(positionals[0], settings).path;
     const logger = createLogger(settings);
-    const bus = openSqliteBus(resolve(settings.BUS_PATH)); // an unusable file stops boot, naming it
     const channel = `drover:${process.pid}:${randomUUID()}`;
+    const pools = new Pools(settings, app, channel, logger, env); // no thread yet
+    // An unusable file stops boot, naming it; the main thread takes the threads' write lock too.
+    const bus = openSqliteBus(resolve(settings.BUS_PATH), { lock: new WriteLock(pools.busLock) });
     const forwarder = forwardWorkerLogs(channel, settings.LOG_FORMAT);
-    const pools = new Pools(settings, app, channel, logger, env);
     const metrics = createFrontMetrics(() => pools.states());
     const viewMetrics = new ViewMetrics();
     let eventMetrics: EventMetrics | undefined;
