@@ -130,16 +130,8 @@ export function checkEventHandlers(path: string, value: unknown): readonly Event
   return Object.freeze([...(value as EventHandler[])]);
 }
 
-/** A handler as plain data (for `drover check`, `drover events` and the front). */
-export interface HandlerInfo {
-  readonly topic: string;
-  readonly name: string;
-  readonly pool: string;
-  readonly attempts: number;
-  readonly backoff: number;
-  readonly timeout: number;
-  readonly concurrency: number;
-}
+/** A handler as plain data (for `drover check`, `drover events` and the consumer): everything but the function. */
+export type HandlerInfo = Pick<EventHandler, 'topic' | 'name' | 'pool' | 'attempts' | 'backoff' | 'timeout' | 'concurrency'>;
 
 /** The handlers as plain data. */
 export function describeHandlers(handlers: readonly EventHandler[]): HandlerInfo[] {
