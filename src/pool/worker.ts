@@ -186,15 +186,20 @@ async function writeEvents(writes: readonly PendingEvents[], responses: Response
   }
 }
 
-/** The requests running now, by claim cell: where an abort (the client left) finds its request. */
-const active: ({ readonly seq: number; abort(reason: unknown): void } | undefined)[] = [];
+/**
+ * What runs now in each claim cell, and its sequence number: where an abort (the client left, the
+ * deadline passed) finds its request's signal. Two arrays, so a request allocates nothing here.
+ */
+const activeSeq: number[] = [];
+const active: ({ abort(reason: unknown): void } | undefined)[] = [];
 
 /** Runs one event delivery (EVENT_METHOD) with the app's handler at `task.route`. */
 async function deliver(task: RequestTask, startedAt: number): Promise<void> {
   const handler = loaded?.events[task.route];
   const cell = task.cell as number;
   const controller = new AbortController();
-  active[cell] = { seq: task.seq as number, abort: (reason) => controller.abort(reason) };
+  activeSeq[cell] = task.seq as number;
+  active[cell] = controller;
   const envelope = handler
     ? await runHandler(handler, task, { logger, publishing: viewOptions.publishing as EventPublishing, settings: loaded?.settings ?? {}, signal: controller.signal })
     : { status: 500, headers: [], body: null, worker: threadId };
@@ -220,7 +225,8 @@ async function serve(task: RequestTask, startedAt: number): Promise<void> {
   if (!view) throw new Error(`route ${task.route} is not in this worker's table; the app changed without a restart`);
   const cell = task.cell as number;
   const req = createRequest(task, logger, viewOptions);
-  active[cell] = { seq: task.seq as number, abort: (reason) => req.abort(reason) };
+  activeSeq[cell] = task.seq as number;
+  active[cell] = req;
   const { envelope, reader, events } = await runView(view, req, viewOptions);
   active[cell] = undefined;
   if (events) pendingEvents.push({ index: outbox.length, seq: task.seq as number, cell, startedAt, events });
@@ -242,7 +248,7 @@ function onMessage(message: FrontMessage): void {
     // The client of a running request left, or its deadline passed: its view's req.signal aborts.
     const [cell, seq, why] = (message as Exclude<FrontMessage, readonly unknown[]>).abort;
     const running = active[cell];
-    if (running?.seq !== seq) return;
+    if (!running || activeSeq[cell] !== seq) return;
     running.abort(
       why === 'timeout'
         ? new DOMException('the request passed its deadline (REQUEST_TIMEOUT or the route timeout)', 'TimeoutError')
