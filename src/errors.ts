@@ -269,6 +269,13 @@ export const BusOpenFailed = createError(
   500,
 );
 
+/** Boot: the event database was written with another layout than this drover's. (path, its version, ours) */
+export const BusSchemaUnknown = createError(
+  'DROVER_ERR_BUS_SCHEMA',
+  'the event database %s was written by another version of drover (schema %s; this one reads schema %s); move the file aside (with its -wal and -shm files) to start an empty bus, or run the drover that wrote it until its backlog is empty',
+  500,
+);
+
 /** Boot: the app's `events` export, or an on() declaration, is wrong. (what is wrong and how to fix it) */
 export const AppEventsInvalid = createError('DROVER_ERR_APP_EVENTS', '%s', 500);
 

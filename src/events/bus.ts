@@ -24,6 +24,11 @@ export interface NewEvent {
   readonly handlers: readonly string[];
   /** When its deliveries may first run, in milliseconds since the epoch (a delay). */
   readonly availableAt: number;
+  /**
+   * True when the publisher made the id unique itself (a time-ordered random id): the backend may
+   * skip its duplicate check. Ids from keys, deliveries and schedule ticks are checked.
+   */
+  readonly uniqueId?: boolean;
 }
 
 /** A delivery claimed by a consumer: one event for one handler. */

@@ -10,25 +10,51 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { BusOpenFailed } from '../errors.js';
+import { BusOpenFailed, BusSchemaUnknown } from '../errors.js';
 import type { WriteLock } from './write-lock.js';
 import type { ClaimedDelivery, DeadDelivery, EventBus, HandlerBacklog, NewEvent, PublishedEvent } from './bus.js';
 
-// Lean on purpose: every index costs each publish a B-tree insert. Deliveries are found by
-// (handler, state, due time); a delivery's id is its rowid (ids of deleted rows may be reused:
-// every write checks the lease owner, so a stale owner never touches another's delivery); the
-// event id's uniqueness is what makes a repeated publish one event.
+/**
+ * The schema's version (PRAGMA user_version). A file written with another layout is refused with
+ * a message rather than misread.
+ */
+const SCHEMA_VERSION = 2;
+
+// Lean on purpose: every index costs each publish a B-tree insert, and a view that publishes pays
+// for them before its response leaves. So a publish writes one row per event, whatever its fan-out:
+//
+// - events: in commit order (`seq`, AUTOINCREMENT so a number is never reused after retention
+//   deletes the newest rows). `handlers` lists (",a,b,") the handlers whose deliveries are made
+//   when they claim it, not at publish time: a handler's cursor (`cursors`) says how far it has
+//   taken its deliveries from the log. Only ids that need it are deduplicated (a partial unique
+//   index over `checked` rows: idempotency keys, derived ids, schedule ticks); the time-ordered
+//   random ids of views and tasks are unique by construction and skip the index.
+// - deliveries: rows only for what is running, waiting for a retry or a delay, or dead. Found by
+//   (handler, state, due time); a delivery's id is its rowid (ids of deleted rows may be reused:
+//   every write checks the lease owner, so a stale owner never touches another's delivery).
+//
+// A delayed event gets its delivery rows at publish time, so the cursors only ever pass events
+// that are already due.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
-  id TEXT PRIMARY KEY,
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL,
+  checked INTEGER NOT NULL,
   topic TEXT NOT NULL,
   payload TEXT NOT NULL,
   correlation TEXT,
-  published_at INTEGER NOT NULL
+  published_at INTEGER NOT NULL,
+  due_at INTEGER NOT NULL,
+  handlers TEXT
 );
+CREATE UNIQUE INDEX IF NOT EXISTS events_checked_id ON events (id) WHERE checked = 1;
+CREATE TABLE IF NOT EXISTS cursors (
+  handler TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY,
-  event_id TEXT NOT NULL,
+  event_seq INTEGER NOT NULL,
   handler TEXT NOT NULL,
   state TEXT NOT NULL CHECK (state IN ('ready', 'running', 'dead')),
   attempts INTEGER NOT NULL DEFAULT 0,
@@ -38,8 +64,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
   last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (handler, state, available_at);
+PRAGMA user_version = ${SCHEMA_VERSION};
 `;
 
+/** A delivery row that may be claimed, with its event. */
 interface DeliveryRow {
   id: number;
   event_id: string;
@@ -51,6 +79,20 @@ interface DeliveryRow {
   published_at: number;
   available_at: number;
 }
+
+/** An event of the log a handler has not taken its delivery of yet. */
+interface LogRow {
+  seq: number;
+  id: string;
+  topic: string;
+  payload: string;
+  correlation: string | null;
+  published_at: number;
+  due_at: number;
+}
+
+/** How a handler's name appears in an event's `handlers` column. */
+const needle = (handler: string): string => `,${handler},`;
 
 /** Options of the SQLite bus. */
 export interface SqliteBusOptions {
@@ -70,6 +112,7 @@ export interface SqliteBusOptions {
  */
 export function openSqliteBus(path: string, options: SqliteBusOptions = {}): EventBus {
   let db: Database.Database;
+  let version: number;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = new Database(path);
@@ -78,19 +121,35 @@ export function openSqliteBus(path: string, options: SqliteBusOptions = {}): Eve
     // transaction; only a power loss may lose the last ones. FULL would fsync every publish.
     db.pragma('synchronous = NORMAL');
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-    db.exec(SCHEMA);
+    // Created in one transaction, so another thread or process opening the file meanwhile sees
+    // all of it with its version or none of it. A file that has it is only read here: opening
+    // needs no write lock, and a bus locked by another program fails at the write, not at boot.
+    if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events'").get() === undefined) db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+    version = db.pragma('user_version', { simple: true }) as number;
   } catch (err) {
     throw new BusOpenFailed(path, (err as Error).message);
+  }
+  if (version !== SCHEMA_VERSION) {
+    db.close();
+    throw new BusSchemaUnknown(path, String(version), String(SCHEMA_VERSION));
   }
   return new SqliteBus(db, options.lock ?? null);
 }
 
 class SqliteBus implements EventBus {
   readonly #db: Database.Database;
-  readonly #insertEvent: Database.Statement;
+  readonly #lock: WriteLock | null;
+  readonly #insertChecked: Database.Statement;
+  readonly #insertUnique: Database.Statement;
   readonly #insertDelivery: Database.Statement;
+  readonly #addCursor: Database.Statement;
   readonly #claimable: Database.Statement;
+  readonly #pastCursor: Database.Statement;
+  readonly #lastSeq: Database.Statement;
+  readonly #cursorOf: Database.Statement;
+  readonly #moveCursor: Database.Statement;
   readonly #anyClaimable: Database.Statement;
+  readonly #materialize: Database.Statement;
   readonly #take: Database.Statement;
   readonly #renew: Database.Statement;
   readonly #delete: Database.Statement;
@@ -99,18 +158,21 @@ class SqliteBus implements EventBus {
   readonly #release: Database.Statement;
   readonly #publishAll: (events: readonly NewEvent[]) => number;
   readonly #claimAll: (owner: string, handler: string, limit: number, leaseMs: number) => ClaimedDelivery[];
-
-  readonly #lock: WriteLock | null;
+  /** The `handlers` column of a handlers list: one string per list (the app's lists are reused for every event of a topic). */
+  readonly #handlerColumns = new WeakMap<readonly string[], string>();
 
   constructor(db: Database.Database, lock: WriteLock | null) {
     this.#db = db;
     this.#lock = lock;
-    this.#insertEvent = db.prepare('INSERT OR IGNORE INTO events (id, topic, payload, correlation, published_at) VALUES (?, ?, ?, ?, ?)');
-    this.#insertDelivery = db.prepare("INSERT INTO deliveries (event_id, handler, state, available_at) VALUES (?, ?, 'ready', ?)");
+    const insert = 'INTO events (id, checked, topic, payload, correlation, published_at, due_at, handlers) VALUES';
+    this.#insertChecked = db.prepare(`INSERT OR IGNORE ${insert} (?, 1, ?, ?, ?, ?, ?, ?)`);
+    this.#insertUnique = db.prepare(`INSERT ${insert} (?, 0, ?, ?, ?, ?, ?, ?)`);
+    this.#insertDelivery = db.prepare("INSERT INTO deliveries (event_seq, handler, state, available_at) VALUES (?, ?, 'ready', ?)");
+    this.#addCursor = db.prepare('INSERT OR IGNORE INTO cursors (handler, seq) VALUES (?, 0)');
     // Ready and due, oldest due first; then running ones whose lease ran out (their owner died).
     this.#claimable = db.prepare(`
-      SELECT d.id, d.event_id, e.topic, d.handler, e.payload, e.correlation, d.attempts, e.published_at, d.available_at
-      FROM deliveries d JOIN events e ON e.id = d.event_id
+      SELECT d.id, e.id AS event_id, e.topic, d.handler, e.payload, e.correlation, d.attempts, e.published_at, d.available_at
+      FROM deliveries d JOIN events e ON e.seq = d.event_seq
       WHERE d.id IN (
         SELECT id FROM deliveries WHERE handler = @handler AND state = 'ready' AND available_at <= @now
         UNION ALL
@@ -118,8 +180,18 @@ class SqliteBus implements EventBus {
       )
       ORDER BY d.available_at, d.id
       LIMIT @limit`);
-    this.#anyClaimable = db.prepare(
-      "SELECT 1 FROM deliveries WHERE handler = ? AND ((state = 'ready' AND available_at <= ?) OR (state = 'running' AND lease_until < ?)) LIMIT 1",
+    // The log past a handler's cursor: the events it has yet to take its delivery of, in order.
+    this.#pastCursor = db.prepare(
+      'SELECT seq, id, topic, payload, correlation, published_at, due_at FROM events WHERE seq > ? AND instr(handlers, ?) > 0 ORDER BY seq LIMIT ?',
+    );
+    this.#lastSeq = db.prepare('SELECT MAX(seq) FROM events').pluck();
+    this.#cursorOf = db.prepare('SELECT seq FROM cursors WHERE handler = ?').pluck();
+    this.#moveCursor = db.prepare('INSERT INTO cursors (handler, seq) VALUES (?, ?) ON CONFLICT (handler) DO UPDATE SET seq = excluded.seq');
+    this.#anyClaimable = db.prepare(`
+      SELECT EXISTS (SELECT 1 FROM deliveries WHERE handler = @handler AND ((state = 'ready' AND available_at <= @now) OR (state = 'running' AND lease_until < @now)))
+          OR (SELECT MAX(seq) FROM events) > COALESCE((SELECT seq FROM cursors WHERE handler = @handler), 0)`).pluck();
+    this.#materialize = db.prepare(
+      "INSERT INTO deliveries (event_seq, handler, state, attempts, available_at, lease_owner, lease_until) VALUES (?, ?, 'running', 1, ?, ?, ?)",
     );
     this.#take = db.prepare("UPDATE deliveries SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ? WHERE id = ?");
     this.#renew = db.prepare("UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_owner = ? AND state = 'running'");
@@ -134,42 +206,103 @@ class SqliteBus implements EventBus {
       "UPDATE deliveries SET state = 'ready', attempts = attempts - 1, lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? AND state = 'running'",
     );
     // One transaction per call: a publish writes all its events and deliveries or nothing, and a
-    // claim's SELECT and UPDATE see no other process's claim in between (BEGIN IMMEDIATE takes the
+    // claim's reads and writes see no other process's claim in between (BEGIN IMMEDIATE takes the
     // write lock first).
-    this.#publishAll = db.transaction((events: readonly NewEvent[]) => {
-      let written = 0;
-      for (const e of events) {
-        const inserted = this.#insertEvent.run(e.id, e.topic, e.payload, e.correlation, Date.now()).changes;
-        if (inserted === 0) continue; // the same id again: one event
-        written++;
-        for (const handler of e.handlers) this.#insertDelivery.run(e.id, handler, e.availableAt);
-      }
-      return written;
-    });
-    const claim = db.transaction((owner: string, handler: string, limit: number, leaseMs: number) => {
-      const now = Date.now();
-      const rows = this.#claimable.all({ handler, now, limit }) as DeliveryRow[];
-      return rows.map((row) => {
-        this.#take.run(owner, now + leaseMs, row.id);
-        return {
-          id: String(row.id),
-          eventId: row.event_id,
-          topic: row.topic,
-          handler: row.handler,
-          payload: row.payload,
-          correlation: row.correlation,
-          attempt: row.attempts + 1,
-          publishedAt: row.published_at,
-          dueAt: row.available_at,
-        } satisfies ClaimedDelivery;
-      });
-    });
+    this.#publishAll = db.transaction((events: readonly NewEvent[]) => this.#insertAll(events));
+    const claim = db.transaction((owner: string, handler: string, limit: number, leaseMs: number) => this.#claimDue(owner, handler, limit, leaseMs));
     this.#claimAll = (owner, handler, limit, leaseMs) => claim.immediate(owner, handler, limit, leaseMs);
   }
 
   /** Runs a write holding the process's write lock, when the bus has one. */
   #write<T>(write: () => T): T {
     return this.#lock ? this.#lock.run(write) : write();
+  }
+
+  #handlerColumn(handlers: readonly string[]): string {
+    let column = this.#handlerColumns.get(handlers);
+    if (column === undefined) {
+      column = `,${handlers.join(',')},`;
+      this.#handlerColumns.set(handlers, column);
+    }
+    return column;
+  }
+
+  /** The body of publish(), inside its transaction. */
+  #insertAll(events: readonly NewEvent[]): number {
+    const now = Date.now();
+    let written = 0;
+    let cursorsFor: readonly string[] | undefined;
+    for (const e of events) {
+      // A due event leaves its deliveries to the log (one row); a delayed one gets them now.
+      const logged = e.availableAt <= now && e.handlers.length > 0;
+      const insert = e.uniqueId ? this.#insertUnique : this.#insertChecked;
+      const { changes, lastInsertRowid } = insert.run(e.id, e.topic, e.payload, e.correlation, now, e.availableAt, logged ? this.#handlerColumn(e.handlers) : null);
+      if (changes === 0) continue; // the same id again: one event
+      written++;
+      if (!logged) for (const handler of e.handlers) this.#insertDelivery.run(lastInsertRowid, handler, e.availableAt);
+      else if (e.handlers !== cursorsFor) {
+        // A handler's first event gives it a cursor, so backlog() counts it before it ever claims.
+        // Once per handlers list and transaction: a lookup that finds the row, in the common case.
+        cursorsFor = e.handlers;
+        for (const handler of e.handlers) this.#addCursor.run(handler);
+      }
+    }
+    return written;
+  }
+
+  /**
+   * The body of claim(), inside its transaction: due delivery rows (retries, delays, leases that
+   * ran out) and the log past the handler's cursor, merged in due order, up to `limit`. The log's
+   * events taken get their delivery rows now; the cursor moves past them and past every event
+   * that is not the handler's.
+   */
+  #claimDue(owner: string, handler: string, limit: number, leaseMs: number): ClaimedDelivery[] {
+    const now = Date.now();
+    const until = now + leaseMs;
+    const rows = this.#claimable.all({ handler, now, limit }) as DeliveryRow[];
+    const cursor = (this.#cursorOf.get(handler) as number | undefined) ?? 0;
+    const log = this.#pastCursor.all(cursor, needle(handler), limit) as LogRow[];
+    const claimed: ClaimedDelivery[] = [];
+    let r = 0;
+    let l = 0;
+    while (claimed.length < limit && (r < rows.length || l < log.length)) {
+      const row = rows[r];
+      const next = log[l];
+      if (row && (!next || row.available_at <= next.due_at)) {
+        r++;
+        this.#take.run(owner, until, row.id);
+        claimed.push({
+          id: String(row.id),
+          eventId: row.event_id,
+          topic: row.topic,
+          handler,
+          payload: row.payload,
+          correlation: row.correlation,
+          attempt: row.attempts + 1,
+          publishedAt: row.published_at,
+          dueAt: row.available_at,
+        });
+      } else if (next) {
+        l++;
+        const { lastInsertRowid } = this.#materialize.run(next.seq, handler, next.due_at, owner, until);
+        claimed.push({
+          id: String(lastInsertRowid),
+          eventId: next.id,
+          topic: next.topic,
+          handler,
+          payload: next.payload,
+          correlation: next.correlation,
+          attempt: 1,
+          publishedAt: next.published_at,
+          dueAt: next.due_at,
+        });
+      }
+    }
+    // Every log event of the handler's was taken and the query found fewer than it could: nothing
+    // of the handler's is left up to the log's end, so the cursor goes there (past other handlers' events).
+    const moved = l === log.length && log.length < limit ? ((this.#lastSeq.get() as number | null) ?? cursor) : l > 0 ? (log[l - 1] as LogRow).seq : cursor;
+    if (moved !== cursor) this.#moveCursor.run(handler, moved);
+    return claimed;
   }
 
   async publish(events: readonly NewEvent[]): Promise<number> {
@@ -179,7 +312,7 @@ class SqliteBus implements EventBus {
   async claim(owner: string, handler: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     // A read first: an idle handler's poll takes no write lock (in WAL, readers never block the
     // writer), so the consumer's polling does not stand in the way of views that publish.
-    if (this.#anyClaimable.get(handler, Date.now(), Date.now()) === undefined) return [];
+    if (this.#anyClaimable.get({ handler, now: Date.now() }) !== 1) return [];
     return this.#write(() => this.#claimAll(owner, handler, limit, leaseMs));
   }
 
@@ -206,6 +339,7 @@ class SqliteBus implements EventBus {
 
   async backlog(): Promise<HandlerBacklog[]> {
     const now = Date.now();
+    const counts = new Map<string, { ready: number; delayed: number; running: number; dead: number; oldest: number | null }>();
     const rows = this.#db
       .prepare(
         `SELECT handler,
@@ -214,26 +348,32 @@ class SqliteBus implements EventBus {
            SUM(state = 'running') AS running,
            SUM(state = 'dead') AS dead,
            MIN(CASE WHEN state = 'ready' AND available_at <= @now THEN available_at END) AS oldest
-         FROM deliveries GROUP BY handler ORDER BY handler`,
+         FROM deliveries GROUP BY handler`,
       )
       .all({ now }) as { handler: string; ready: number; delayed: number; running: number; dead: number; oldest: number | null }[];
-    return rows.map((r) => ({
-      handler: r.handler,
-      ready: r.ready,
-      delayed: r.delayed,
-      running: r.running,
-      dead: r.dead,
-      oldestReadyMs: r.oldest === null ? null : now - r.oldest,
-    }));
+    for (const { handler, ...row } of rows) counts.set(handler, row);
+    // The log past each cursor: due events whose delivery the handler has yet to take.
+    const logged = this.#db.prepare('SELECT COUNT(*) AS ready, MIN(due_at) AS oldest FROM events WHERE seq > ? AND instr(handlers, ?) > 0');
+    for (const { handler, seq } of this.#db.prepare('SELECT handler, seq FROM cursors').all() as { handler: string; seq: number }[]) {
+      const log = logged.get(seq, needle(handler)) as { ready: number; oldest: number | null };
+      if (log.ready === 0) continue;
+      const row = counts.get(handler) ?? { ready: 0, delayed: 0, running: 0, dead: 0, oldest: null };
+      row.ready += log.ready;
+      row.oldest = row.oldest === null || (log.oldest !== null && log.oldest < row.oldest) ? log.oldest : row.oldest;
+      counts.set(handler, row);
+    }
+    return [...counts]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([handler, r]) => ({ handler, ready: r.ready, delayed: r.delayed, running: r.running, dead: r.dead, oldestReadyMs: r.oldest === null ? null : now - r.oldest }));
   }
 
   async dead(handler?: string): Promise<DeadDelivery[]> {
     const rows = this.#db
       .prepare(
-        `SELECT d.id, d.event_id, e.topic, d.handler, d.attempts, d.last_error, e.published_at
-         FROM deliveries d JOIN events e ON e.id = d.event_id
+        `SELECT d.id, e.id AS event_id, e.topic, d.handler, d.attempts, d.last_error, e.published_at
+         FROM deliveries d JOIN events e ON e.seq = d.event_seq
          WHERE d.state = 'dead' AND (@handler IS NULL OR d.handler = @handler)
-         ORDER BY e.published_at, d.id`,
+         ORDER BY e.seq, d.id`,
       )
       .all({ handler: handler ?? null }) as { id: number; event_id: string; topic: string; handler: string; attempts: number; last_error: string | null; published_at: number }[];
     return rows.map((r) => ({ id: String(r.id), eventId: r.event_id, topic: r.topic, handler: r.handler, attempts: r.attempts, lastError: r.last_error, publishedAt: r.published_at }));
@@ -250,20 +390,28 @@ class SqliteBus implements EventBus {
 
   async events(topic?: string): Promise<PublishedEvent[]> {
     const rows = this.#db
-      .prepare('SELECT id, topic, payload, correlation, published_at FROM events WHERE (@topic IS NULL OR topic = @topic) ORDER BY published_at, rowid')
+      .prepare('SELECT id, topic, payload, correlation, published_at FROM events WHERE (@topic IS NULL OR topic = @topic) ORDER BY seq')
       .all({ topic: topic ?? null }) as { id: string; topic: string; payload: string; correlation: string | null; published_at: number }[];
     return rows.map((r) => ({ id: r.id, topic: r.topic, payload: r.payload, correlation: r.correlation, publishedAt: r.published_at }));
   }
 
   async forget(before: number, limit: number): Promise<number> {
-    // Oldest first by rowid (insertion order), so the scan stops among the old rows; an event
-    // with a delivery left (ready, running, dead) is kept.
-    const forget = this.#db.prepare(
-      `DELETE FROM events WHERE rowid IN (
-           SELECT e.rowid FROM events e WHERE e.published_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
-           ORDER BY e.rowid LIMIT ?)`,
+    return this.#write(() =>
+      this.#db.transaction(() => {
+        // Oldest first, so the scan stays among the old rows. An event stays while it has a
+        // delivery row (ready, running, dead) or a handler whose cursor has not passed it. The
+        // deliveries table holds only what is in flight, so its events are read once, not per row.
+        const inFlight = new Set(this.#db.prepare('SELECT DISTINCT event_seq FROM deliveries').pluck().all() as number[]);
+        const cursors = new Map((this.#db.prepare('SELECT handler, seq FROM cursors').all() as { handler: string; seq: number }[]).map((c) => [c.handler, c.seq]));
+        const passed = (seq: number, handlers: string | null) =>
+          handlers === null || handlers.split(',').every((h) => h === '' || (cursors.get(h) ?? 0) >= seq);
+        const old = this.#db.prepare('SELECT seq, handlers FROM events WHERE published_at < ? ORDER BY seq LIMIT ?').all(before, limit * 4) as { seq: number; handlers: string | null }[];
+        const gone = old.filter((e) => !inFlight.has(e.seq) && passed(e.seq, e.handlers)).slice(0, limit);
+        const remove = this.#db.prepare('DELETE FROM events WHERE seq = ?');
+        for (const e of gone) remove.run(e.seq);
+        return gone.length;
+      })(),
     );
-    return this.#write(() => forget.run(before, limit).changes);
   }
 
   async purgeDead(): Promise<number> {
