@@ -16,6 +16,7 @@ import { openSqliteBus } from '../src/events/sqlite-bus.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/cli.js', import.meta.url));
 const EVENTS_APP = fileURLToPath(new URL('./events-app.js', import.meta.url));
+const METRICS_APP = fileURLToPath(new URL('./metrics-app.js', import.meta.url));
 const PLAIN = fileURLToPath(new URL('./plain.js', import.meta.url));
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -37,8 +38,9 @@ interface Server {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let nextPort = 18_000 + Math.floor(Math.random() * 1000);
 
-async function waitUp(url: string, started: number): Promise<number> {
+async function waitUp(url: string, started: number, child: ChildProcess): Promise<number> {
   for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server for ${url} exited (${child.exitCode ?? child.signalCode}) before it answered; run it by hand to see why`);
     try {
       if ((await fetch(`${url}/hello`)).status === 200) return performance.now() - started;
     } catch {
@@ -58,7 +60,7 @@ async function start(kind: 'drover' | 'plain' | 'plain-logged', env: Record<stri
     stdio: 'ignore', // drover's access log goes to /dev/null: the cost of writing it stays in
   });
   const url = `http://127.0.0.1:${port}`;
-  return { url, child, bootMs: await waitUp(url, started) };
+  return { url, child, bootMs: await waitUp(url, started, child) };
 }
 
 async function stop(server: Server): Promise<void> {
@@ -432,7 +434,25 @@ async function main(): Promise<void> {
     `| a view that publishes one event, against the same view without (serve, ${cores} threads) | ${fmt(wa.rps)} vs ${fmt(woa.rps)} req/s, ${fmt(wa.rps / woa.rps, 2)}× |`,
   );
 
-  // 5. Boot and memory.
+  // 5. View metrics: the same light view with a counter and a histogram (20 label values) and without.
+  const metricsServer = await start('drover', { WEB_CONCURRENCY: String(cores) }, CLI, ROOT, METRICS_APP);
+  const counted: Load[] = [];
+  const uncounted: Load[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    uncounted.push(await loadWithFrontCpu(`${metricsServer.url}/hello`, metricsServer.child.pid as number));
+    counted.push(await loadWithFrontCpu(`${metricsServer.url}/counted`, metricsServer.child.pid as number));
+  }
+  await stop(metricsServer);
+  const [withMetrics, withoutMetrics] = [average(counted), average(uncounted)];
+  out.push(
+    '',
+    `| view metrics (serve, ${cores} threads) | req/s | front CPU µs/req | vs without |`,
+    '| --- | --- | --- | --- |',
+    `| a light view without metrics | ${fmt(withoutMetrics.rps)} | ${fmt(withoutMetrics.frontUs ?? 0, 1)} | 1.00× |`,
+    `| the same view with a counter and a histogram, 20 label values | ${fmt(withMetrics.rps)} | ${fmt(withMetrics.frontUs ?? 0, 1)} | ${fmt(withMetrics.rps / withoutMetrics.rps, 2)}× |`,
+  );
+
+  // 6. Boot and memory.
   const boots: number[] = [];
   for (let i = 0; i < 3; i++) {
     const s = await start('drover', { WEB_CONCURRENCY: String(cores) });

@@ -38,7 +38,13 @@ export const settingsTable = defineSettings({
     parser: integer(1, 1024),
     default: () => availableParallelism(),
     defaultText: 'number of available cores',
-    description: 'Worker threads that run views (gunicorn\'s workers).',
+    description: 'Worker threads that run views (gunicorn\'s workers), in each web process.',
+  },
+  WEB_PROCESSES: {
+    parser: integer(1, 256),
+    default: 1,
+    description:
+      'Web processes `drover serve` runs, each a front with its own pools, under a supervisor that serves no HTTP (node:cluster; gunicorn\'s arbiter): one per core lifts the single front thread\'s ceiling on light views. Threads in all: WEB_PROCESSES × WEB_CONCURRENCY. SIGTTIN/SIGTTOU add/remove one.',
   },
   WORKER_CONCURRENCY: {
     parser: integer(1, 1000),

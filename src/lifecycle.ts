@@ -3,8 +3,11 @@
  * reads them one at a time and does the work outside the handler.
  */
 
-/** Signals drover acts on: TERM/INT drain and stop, HUP reloads the workers. */
-export type ControlSignal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
+/**
+ * Signals drover acts on: TERM/INT drain and stop, HUP reloads the workers; TTIN/TTOU add and
+ * remove a web process (a supervisor's only, WEB_PROCESSES > 1).
+ */
+export type ControlSignal = 'SIGTERM' | 'SIGINT' | 'SIGHUP' | 'SIGTTIN' | 'SIGTTOU';
 
 /**
  * Records control signals in arrival order. Handlers stay installed for the life of the process,
@@ -19,8 +22,9 @@ export class SignalQueue {
   readonly #pending: ControlSignal[] = [];
   #wake: (() => void) | undefined;
 
-  constructor() {
-    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  /** `signals`: the ones to record (their default action, such as stopping the process, is replaced). */
+  constructor(signals: readonly ControlSignal[] = ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+    for (const signal of signals) {
       process.on(signal, () => {
         this.#pending.push(signal);
         this.#wake?.();

@@ -21,7 +21,8 @@ import { createFrontMetrics } from './metrics.js';
 import { Pools, type PoolEvents } from './pool/pools.js';
 import type { RouteInfo, WorkerData } from './pool/protocol.js';
 import { environment } from './settings.js';
-import { buildFront, buildMetricsServer, staticDirectory } from './server.js';
+import { buildFront, buildMetricsServer, processRegistry, staticDirectory } from './server.js';
+import { joinSupervisor } from './cluster/web-process.js';
 import { ViewMetrics } from './view-metrics.js';
 
 /** Each handler's delivery outcomes in a runEvents(). */
@@ -133,6 +134,11 @@ export async function createServer(
     throw err;
   }
 
+  // A web process of a supervisor (WEB_PROCESSES > 1) sends it its metrics; null otherwise.
+  const supervisor = joinSupervisor(
+    async (fresh) => (await processRegistry({ metrics, viewMetrics, pools }, fresh)).getMetricsAsJSON(),
+    async () => (await processRegistry({ metrics, viewMetrics, pools }, false)).metrics(),
+  );
   const handlerNames = pools.declaredEvents.map((h) => h.name);
   const consuming = settings.SERVE_EVENTS && handlerNames.length > 0;
   // The backlog is read from the bus at scrape time, where this process consumes (it has the bus open).
@@ -149,9 +155,10 @@ export async function createServer(
     serveMetrics: !separateMetrics,
     draining: () => draining,
     staticRoot,
+    supervisor,
   });
   const idleSockets = new IdleSockets(front.server);
-  const metricsApp = separateMetrics ? buildMetricsServer({ metrics, viewMetrics, pools, token: settings.METRICS_TOKEN }, logger) : null;
+  const metricsApp = separateMetrics ? buildMetricsServer({ metrics, viewMetrics, pools, token: settings.METRICS_TOKEN, supervisor }, logger) : null;
 
   // With SERVE_EVENTS, the app's handlers run here too, started once the server listens (a test
   // client, which never listens, consumes nothing).
@@ -205,6 +212,7 @@ export async function createServer(
       await startConsuming();
       await front.listen({ port: settings.PORT, host: settings.HOST });
       if (metricsApp) await metricsApp.listen({ port: settings.METRICS_PORT ?? 0, host: settings.HOST });
+      supervisor?.ready();
       return { url: baseUrl(front, settings.HOST), metricsUrl: metricsApp ? baseUrl(metricsApp, settings.HOST) : null };
     },
     reload(reason = 'SIGHUP') {
@@ -254,6 +262,7 @@ export async function createServer(
       }
       clearInterval(sweep);
       await (bus as EventBus | null)?.close();
+      await supervisor?.close(); // the last values, the retired threads' included
       await forwarder.close();
       return code;
     },

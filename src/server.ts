@@ -27,6 +27,7 @@ import { SettingInvalid } from './errors.js';
 import { debugPage, escapeHtml } from './http.js';
 import { UNMATCHED_ROUTE, type FrontMetrics } from './metrics.js';
 import type { Pools } from './pool/pools.js';
+import type { SupervisorLink } from './cluster/web-process.js';
 import { requestLogger } from './request-logger.js';
 import { ownedBuffer, type RequestTask, type ResponseEnvelope, type RouteInfo } from './pool/protocol.js';
 import { METHODS, compilePattern, convertParams, type CompiledPattern, type Method } from './router.js';
@@ -46,6 +47,8 @@ export interface FrontOptions {
   readonly draining: () => boolean;
   /** Absolute static directory to serve (from staticDirectory()), or null. */
   readonly staticRoot: string | null;
+  /** This process's link to its supervisor (WEB_PROCESSES > 1), or null. */
+  readonly supervisor?: SupervisorLink | null;
 }
 
 /** What /metrics needs: the front's registry, the workers' view metrics, which threads live, the token. */
@@ -55,6 +58,23 @@ export interface MetricsSource {
   readonly pools: Pools;
   /** METRICS_TOKEN: when set, scrapes must send `Authorization: Bearer <token>`. */
   readonly token: string | null;
+  /** This process's link to its supervisor (WEB_PROCESSES > 1): a scrape answers for every process. */
+  readonly supervisor?: SupervisorLink | null;
+}
+
+/**
+ * This process's metrics: the front's and every worker thread's (asked for their latest values
+ * first when `fresh`, as a scrape does; otherwise what they last sent).
+ *
+ * @example
+ * const text = await (await processRegistry({ metrics, viewMetrics, pools }, true)).metrics();
+ */
+export async function processRegistry(source: Pick<MetricsSource, 'metrics' | 'viewMetrics' | 'pools'>, fresh: boolean): Promise<Registry> {
+  if (fresh) await source.pools.reportMetrics();
+  const front = source.metrics.registry;
+  const reserved = new Set(front.getMetricsAsArray().map((m) => m.name));
+  const views = await source.viewMetrics.registry(source.pools.threadIds, reserved);
+  return Registry.merge([front, views]);
 }
 
 /** Per-route data fastify keeps for us in `config`. */
@@ -136,17 +156,16 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-function addMetricsRoute(app: FastifyInstance, { metrics, viewMetrics, pools, token }: MetricsSource): void {
+function addMetricsRoute(app: FastifyInstance, source: MetricsSource): void {
+  const { metrics, token, supervisor } = source;
   app.get('/metrics', { config: { routeLabel: '/metrics' } satisfies RouteConfig }, async (request, reply) => {
     if (token !== null && !bearerMatches(request.headers.authorization, token)) {
       reply.header('www-authenticate', 'Bearer realm="metrics"');
       return sendError(reply, 401, 'metrics need Authorization: Bearer <METRICS_TOKEN>');
     }
-    const front = metrics.registry;
-    const reserved = new Set(front.getMetricsAsArray().map((m) => m.name));
-    const views = await viewMetrics.registry(pools.threadIds, reserved);
-    const body = await Registry.merge([front, views]).metrics();
-    return reply.type(front.contentType).send(body);
+    // Every thread's latest values, not its last push's; with a supervisor, every process's.
+    const body = supervisor ? await supervisor.scrape() : await (await processRegistry(source, true)).metrics();
+    return reply.type(metrics.registry.contentType).send(body);
   });
 }
 
@@ -181,7 +200,10 @@ export function buildFront(options: FrontOptions): FastifyInstance {
       headersTimeout: Math.ceil(Math.min(settings.HEADER_TIMEOUT * 1000, receiveMs)),
       connectionsCheckingInterval: 1000,
     },
-    return503OnClosing: true,
+    // Alone, a closing server answers a request on an open connection 503 (it is shutting down).
+    // A web process of a supervisor serves it (with `Connection: close`): node:cluster may hand it
+    // a connection in the moment it retires (a SIGHUP), and the other processes carry on.
+    return503OnClosing: !options.supervisor,
     // fastify answers a URL it cannot decode (broken percent-encoding) before any hook: give it
     // drover's JSON error shape and request id like every other 4xx.
     frameworkErrors: (error, _request, reply) => {

@@ -41,3 +41,27 @@ t.test('process metrics are counted once, not once per thread', async (t) => {
   t.equal(text.match(/^# TYPE process_cpu_user_seconds_total /gm)?.length, 1);
   t.equal(text.match(/^process_resident_memory_bytes /gm)?.length, 1);
 });
+
+t.test('a thread sends what changed every second, without a scrape: a killed thread loses at most that', async (t) => {
+  const restartsOf = (text: string) => sample(text, 'drover_worker_restarts_total{pool="default",reason="timeout"}') ?? 0;
+  const first = await scrape(server.url);
+  const before = sample(first, 'fixture_hits_total{kind="pushed"}') ?? 0;
+  const restarts = restartsOf(first);
+  const threads = new Set<number>();
+  for (let i = 0; i < 6; i++) threads.add((await get('/count?kind=pushed&value=1')).thread);
+  t.equal(threads.size, 2, 'both threads counted');
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // past one push, and no scrape asks
+  // Both threads spin until they are replaced: busy on the CPU, they cannot answer a scrape either.
+  await Promise.all([fetch(`${server.url}/spin-forever`), fetch(`${server.url}/spin-forever`)]);
+  await eventually(async () => restartsOf(await scrape(server.url)) === restarts + 2);
+  t.equal(sample(await scrape(server.url), 'fixture_hits_total{kind="pushed"}'), before + 6, 'both killed threads had sent their counts');
+});
+
+t.test('a retiring thread (MAX_REQUESTS) sends its last values: nothing it counted is lost', async (t) => {
+  const recycling = await startDrover({ app: fixture('faults.js'), env: { WEB_CONCURRENCY: '1', WORKER_CONCURRENCY: '1', MAX_REQUESTS: '4', MAX_REQUESTS_JITTER: '0' } });
+  t.teardown(() => recycling.stop());
+  const threads = new Set<number>();
+  for (let i = 0; i < 10; i++) threads.add(((await fetch(`${recycling.url}/count?kind=r&value=1`).then((r) => r.json())) as { thread: number }).thread);
+  t.ok(threads.size >= 3, `recycled twice at least (threads ${[...threads].join(', ')})`);
+  t.equal(sample(await scrape(recycling.url), 'fixture_hits_total{kind="r"}'), 10, 'every count of the retired threads is there');
+});

@@ -101,6 +101,11 @@ export class WorkerPool extends EventEmitter {
   }
 
   /** Threads alive, by thread id (to tell live workers' metrics from dead ones'). */
+  /** Asks every thread for its metrics now (a scrape); resolves when all answered, or waited enough. */
+  async reportMetrics(): Promise<void> {
+    await Promise.all([...this.#slots, ...this.#retiring].map((slot) => slot.reportMetrics()));
+  }
+
   get threadIds(): Set<number> {
     const ids = new Set<number>();
     for (const slot of [...this.#slots, ...this.#retiring]) if (slot.threads > 0 && slot.threadId !== undefined) ids.add(slot.threadId);

@@ -171,6 +171,11 @@ export class Pools {
   }
 
   /** Live threads of every pool, by thread id. */
+  /** Asks every thread of every pool for its metrics now (a scrape of /metrics). */
+  async reportMetrics(): Promise<void> {
+    await Promise.all([...this.#members.values()].map((m) => m.pool.reportMetrics()));
+  }
+
   get threadIds(): Set<number> {
     const ids = new Set<number>();
     for (const m of this.#members.values()) for (const id of m.pool.threadIds) ids.add(id);

@@ -52,7 +52,10 @@ export interface ShutdownTask {
 }
 
 /** The worker's answer to a ShutdownTask. */
-export type ShutdownResult = { readonly ok: true } | { readonly ok: false; readonly error: ThreadError };
+export type ShutdownResult = ({ readonly ok: true } | { readonly ok: false; readonly error: ThreadError }) & {
+  /** The thread's last metrics, after its shutdown hook: what it counted is kept when it is gone. */
+  readonly metrics?: MetricSnapshot;
+};
 
 /**
  * The one piscina task a worker thread runs: import the app, report its route table, and take
@@ -180,8 +183,26 @@ export interface AbortRequest {
  */
 export const ABORT_GRACE_MS = 1000;
 
+/**
+ * The front asks a thread for its metrics now (a scrape of /metrics): the thread answers with a
+ * batch that has `reported` set, and its metrics when they changed.
+ */
+export interface MetricsRequest {
+  readonly report: true;
+}
+
+/**
+ * How often a thread sends its metrics when they changed, in milliseconds: what a thread that
+ * crashes (or is terminated, stuck) may lose of them. A scrape asks every thread at once, and a
+ * retiring thread sends its last values with its shutdown, so neither waits for this.
+ */
+export const METRICS_PUSH_MS = 1000;
+
+/** How long a scrape waits for a thread's answer: a thread busy on the CPU answers late, and its last values stand in. */
+export const METRICS_REPORT_WAIT_MS = 500;
+
 /** Everything the front posts on a thread's channel. */
-export type FrontMessage = RequestBatch | AbortRequest;
+export type FrontMessage = RequestBatch | AbortRequest | MetricsRequest;
 
 /**
  * Bytes one response stream may have in flight between its worker thread and the front: sent by
@@ -298,8 +319,13 @@ export interface FileSpec {
 /** What a thread posts back: every response finished in one of its turns, and its metrics. */
 export interface ResponseBatch {
   readonly responses: readonly ResponseTuple[];
-  /** The thread's prom-client metrics, when they changed since its last batch. */
+  /**
+   * The thread's prom-client metrics, when they changed since it last sent them: at most every
+   * METRICS_PUSH_MS, and when the front asks (never with every batch of responses).
+   */
   readonly metrics?: MetricSnapshot;
+  /** Set on the answer to a MetricsRequest. */
+  readonly reported?: true;
   /** Set once, when the thread's heap passed WORKER_RECYCLE_HEAP_MB: replace it gracefully. */
   readonly recycle?: true;
   /** Events this thread's views and handlers published since its last batch, by topic (absent when none). */

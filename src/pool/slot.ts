@@ -19,8 +19,10 @@ import { StartClaims } from './claims.js';
 import {
   ABORT_GRACE_MS,
   BootStage,
+  METRICS_REPORT_WAIT_MS,
   packRequests,
   type ManifestResult,
+  type MetricsRequest,
   type ManifestTask,
   type RequestTask,
   type ResponseBatch,
@@ -232,10 +234,32 @@ export class WorkerSlot extends EventEmitter {
     if (batch.length > 0 && this.#port && !this.dead) this.#port.postMessage(packRequests(batch));
   };
 
+  /** Scrapes waiting for this thread's metrics (MetricsRequest): called when it answers. */
+  #reportWaiters: (() => void)[] = [];
+
+  /**
+   * Asks the thread for its metrics now; resolves once they are in (emitted as `metrics`), or
+   * after METRICS_REPORT_WAIT_MS when the thread is busy (its last values stand in), or at once
+   * when it does not run.
+   */
+  reportMetrics(): Promise<void> {
+    if (!this.#port || this.dead || this.#closing) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, METRICS_REPORT_WAIT_MS);
+      // One question answers every scrape that waits on it.
+      if (this.#reportWaiters.length === 0) this.#port?.postMessage({ report: true } satisfies MetricsRequest);
+      this.#reportWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   #received(batch: ResponseBatch): void {
     const worker = this.#thread?.threadId ?? 0;
     if (batch.recycle) this.emit('recycle');
     if (batch.metrics) this.emit('metrics', worker, batch.metrics satisfies MetricSnapshot);
+    if (batch.reported) for (const answered of this.#reportWaiters.splice(0)) answered();
     if (batch.published) this.emit('published', batch.published);
     for (const [seq, cell, startedAt, status, headers, body, file, stream] of batch.responses) {
       const pending = this.#pending[cell];
@@ -384,6 +408,7 @@ export class WorkerSlot extends EventEmitter {
     } catch (err) {
       outcome = { ok: false, error: { message: (err as Error).message } };
     }
+    if (outcome !== 'timeout' && outcome.metrics) this.emit('metrics', this.#thread?.threadId ?? 0, outcome.metrics satisfies MetricSnapshot);
     if (outcome === 'timeout') {
       this.emit(
         'failure',

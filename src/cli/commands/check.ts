@@ -27,6 +27,12 @@ export const check: Command = {
     const staticRoot = staticDirectory(settings);
     corsOptions(settings); // refuses CORS_CREDENTIALS with CORS_ORIGINS=*, as serve does
     const pools = [`${DEFAULT_POOL}=${settings.WEB_CONCURRENCY}`, ...Object.entries(app.pools).map(([n, p]) => `${n}=${settings.POOL_THREADS[n] ?? p.threads}`)];
+    // Every web process has all the pools: the totals are what the machine's cores must carry.
+    const appThreads = Object.entries(app.pools).reduce((n, [name, p]) => n + (settings.POOL_THREADS[name] ?? p.threads), 0);
+    const eventThreads = settings.SERVE_EVENTS && app.events.length > 0 ? settings.EVENT_THREADS : 0;
+    const perProcess = settings.WEB_CONCURRENCY + appThreads + eventThreads;
+    const processes = `${settings.WEB_PROCESSES} web process${settings.WEB_PROCESSES === 1 ? '' : 'es'}${settings.WEB_PROCESSES > 1 ? ' under a supervisor' : ''}`;
+    const split = `${settings.WEB_CONCURRENCY} default${appThreads > 0 ? ` + ${appThreads} in named pools` : ''}${eventThreads > 0 ? ` + ${eventThreads} events` : ''}`;
     const hooks = app.hooks;
     const lines = [
       'Settings:',
@@ -34,6 +40,7 @@ export const check: Command = {
       ...(app.settings ? ['App settings:', ...app.settings.map((l) => `  ${l}`)] : []),
       `App: ${found.path} (from ${SOURCES[found.source]}; ${plural(app.routes.length, 'route')}, ${app.middleware} middleware)`,
       `Pools: ${pools.join(', ')} threads`,
+      `Processes: ${processes}, ${plural(perProcess, 'thread')} each (${split}): ${plural(settings.WEB_PROCESSES * perProcess, 'worker thread')} in all`,
       `Hooks: ${hooks.length > 0 ? hooks.join(', ') : 'none'}`,
       ...(app.events.length > 0
         ? ['Event handlers:', ...app.events.map((h) => `  ${h.topic} -> ${h.name} (pool ${h.pool}, ${plural(h.attempts, 'attempt')}, timeout ${h.timeout}s, concurrency ${h.concurrency})`)]

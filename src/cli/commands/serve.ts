@@ -1,6 +1,7 @@
 /**
  * `drover serve [--reload] [APP]`: the web process.
  */
+import cluster from 'node:cluster';
 import { watch } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -8,6 +9,7 @@ import { BootInterrupted } from '../../errors.js';
 import { SignalQueue, type ControlSignal } from '../../lifecycle.js';
 import { createLogger } from '../../logging.js';
 import { startServer, type RunningServer } from '../../serve.js';
+import { supervise } from '../../cluster/supervisor.js';
 import { appPath, parseCommand, readSettings, type Command } from './common.js';
 
 /**
@@ -47,10 +49,16 @@ export const serve: Command = {
   options: { reload: { type: 'boolean', description: 'reload the workers when files next to APP change (development)' } },
   async run(args) {
     const { positionals, values } = parseCommand(serve, args, 1);
-    const signals = new SignalQueue(); // before boot: a SIGTERM during boot must not be lost
     const { settings, env } = readSettings();
     const app = appPath(positionals[0], settings).path;
     const logger = createLogger(settings);
+    if (settings.WEB_PROCESSES > 1 && cluster.isPrimary) {
+      // The supervisor: its web processes run this same command (node:cluster forks it).
+      const signals = new SignalQueue(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU']);
+      if (values.reload) watchApp(dirname(app), () => process.kill(process.pid, 'SIGHUP'));
+      return supervise(settings, logger, signals);
+    }
+    const signals = new SignalQueue(); // before boot: a SIGTERM during boot must not be lost
     let server: RunningServer;
     try {
       server = await bootOrSignal(startServer(settings, app, logger, env), signals, logger);
@@ -62,7 +70,8 @@ export const serve: Command = {
       { url: server.url, metricsUrl: server.metricsUrl ?? `${server.url}/metrics`, workers: settings.WEB_CONCURRENCY, app, routes: server.routes.length },
       'listening',
     );
-    if (values.reload) watchApp(dirname(app), (file) => void server.reload(`files changed: ${file}`));
+    // A web process of a supervisor leaves --reload to it: the supervisor replaces whole processes.
+    if (values.reload && !cluster.isWorker) watchApp(dirname(app), (file) => void server.reload(`files changed: ${file}`));
     let signal = await signals.next();
     while (signal === 'SIGHUP') {
       void server.reload('SIGHUP');

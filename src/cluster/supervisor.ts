@@ -1,0 +1,175 @@
+/**
+ * WEB_PROCESSES > 1: `drover serve` becomes a supervisor of that many web processes, as
+ * gunicorn's arbiter is of its workers, with the ecosystem's own node:cluster (the processes share
+ * the listening socket through it). The supervisor serves no HTTP and imports no app code:
+ *
+ * - a process that dies is replaced; one that dies before it is ready stops the service (exit
+ *   1), rather than being replaced forever (the no-boot-loop rule: a broken deploy fails loudly);
+ * - SIGTERM/SIGINT: every process drains (GRACEFUL_TIMEOUT), then the supervisor exits, 0 when
+ *   they all did;
+ * - SIGHUP: a new process per old one, one at a time, each old one retired only once its
+ *   replacement is ready, so requests always find a ready process;
+ * - SIGTTIN / SIGTTOU: one process more / one fewer;
+ * - logs: each process writes to a pipe of its own, and the supervisor writes whole lines to stdout
+ *   (line-relay.ts); metrics: one /metrics for the service (service-metrics.ts).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Settings } from '../../config/settings.js';
+import type { ControlSignal, SignalQueue } from '../lifecycle.js';
+import { rawDestination, relayLines } from './line-relay.js';
+import { isDroverMessage, type WebProcessMessage } from './messages.js';
+import { ServiceMetrics } from './service-metrics.js';
+
+/** One web process, as the supervisor tracks it. */
+interface Member {
+  /** Its place, from 1: a replacement takes the place of the process it replaces. */
+  readonly index: number;
+  readonly worker: Worker;
+  ready: boolean;
+  /** Asked to stop (a reload, SIGTTOU, the service stopping): its exit is expected. */
+  retiring: boolean;
+  /** Started by a reload: if it fails to boot, the reload stops and the current processes stay. */
+  readonly forReload: boolean;
+  /** True once ready, false if it exited first. */
+  readonly booted: Promise<boolean>;
+  readonly exited: Promise<number>;
+}
+
+/**
+ * Runs the web processes until SIGTERM/SIGINT (or a process that fails to boot); resolves with
+ * the exit code.
+ *
+ * @example
+ * process.exitCode = await supervise(settings, logger, new SignalQueue(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU']));
+ */
+export async function supervise(settings: Settings, logger: Logger, signals: SignalQueue): Promise<number> {
+  // stdout and stderr piped here (the relay); 'ipc' is the cluster channel.
+  cluster.setupPrimary({ stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const stdout = rawDestination(1);
+  const stderr = rawDestination(2);
+  const metrics = new ServiceMetrics();
+  const members = new Set<Member>();
+  let stopping = false;
+  let halt: (reason: string) => void = () => undefined;
+  const halted = new Promise<'halt'>((resolve) => {
+    halt = (reason) => {
+      logger.error({ reason }, `${reason}; stopping the service rather than restarting it in a loop`);
+      resolve('halt');
+    };
+  });
+
+  const live = () => [...members].map((m) => m.worker);
+
+  function fork(index: number, forReload = false): Member {
+    const worker = cluster.fork();
+    relayLines(worker.process.stdout as Readable, stdout);
+    relayLines(worker.process.stderr as Readable, stderr);
+    let onBooted: (ok: boolean) => void = () => undefined;
+    let onExited: (code: number) => void = () => undefined;
+    const member: Member = {
+      index,
+      worker,
+      ready: false,
+      retiring: false,
+      forReload,
+      booted: new Promise((resolve) => (onBooted = resolve)),
+      exited: new Promise((resolve) => (onExited = resolve)),
+    };
+    members.add(member);
+    worker.on('message', (message: unknown) => {
+      if (!isDroverMessage<WebProcessMessage>(message)) return;
+      if (message.drover === 'ready') {
+        member.ready = true;
+        onBooted(true);
+      } else if (message.drover === 'metrics') {
+        metrics.received(worker.id, message.snapshot, message.id);
+      } else if (message.drover === 'scrape') {
+        void metrics.scrape(worker, message.id, message.snapshot, live());
+      }
+    });
+    worker.on('exit', (code: number | null, signal: string | null) => {
+      members.delete(member);
+      onBooted(false);
+      onExited(code ?? 1);
+      const fields = { process: index, pid: worker.process.pid, code, signal };
+      if (stopping || member.retiring) {
+        logger.info(fields, 'web process stopped');
+      } else if (!member.ready && !forReload) {
+        halt(`web process ${index} exited before it was ready (code ${code}${signal ? `, ${signal}` : ''})`);
+      } else if (member.ready) {
+        logger.warn(fields, 'web process died; replacing it');
+        fork(index);
+      }
+    });
+    return member;
+  }
+
+  function retire(member: Member): void {
+    member.retiring = true;
+    member.worker.process.kill('SIGTERM');
+  }
+
+  async function reload(): Promise<void> {
+    const started = performance.now();
+    for (const old of [...members].filter((m) => !m.retiring)) {
+      if (stopping) return;
+      const fresh = fork(old.index, true);
+      if (!(await fresh.booted)) {
+        logger.error({ process: old.index }, 'reload: the new web process exited before it was ready; the current processes keep serving');
+        return;
+      }
+      if (stopping) return;
+      retire(old);
+    }
+    logger.info({ processes: members.size, ms: Math.round(performance.now() - started) }, 'web processes reloaded');
+  }
+
+  for (let i = 1; i <= settings.WEB_PROCESSES; i++) fork(i);
+  logger.info({ processes: settings.WEB_PROCESSES, threadsEach: settings.WEB_CONCURRENCY, pid: process.pid }, 'supervising web processes');
+  const boot = Promise.all([...members].map((m) => m.booted));
+  let code = 0;
+  let reloading: Promise<void> = Promise.resolve();
+  if ((await Promise.race([boot, halted])) === 'halt') {
+    code = 1;
+  } else {
+    for (;;) {
+      const signal: ControlSignal | 'halt' = await Promise.race([signals.next(), halted]);
+      if (signal === 'halt') {
+        code = 1;
+        break;
+      }
+      if (signal === 'SIGTERM' || signal === 'SIGINT') {
+        logger.info({ signal, gracefulTimeout: settings.GRACEFUL_TIMEOUT }, 'stopping the web processes gracefully');
+        break;
+      }
+      if (signal === 'SIGHUP') {
+        reloading = reloading.then(reload);
+      } else if (signal === 'SIGTTIN') {
+        const index = Math.max(0, ...[...members].map((m) => m.index)) + 1;
+        fork(index);
+        logger.info({ process: index }, 'SIGTTIN: one more web process');
+      } else if (signal === 'SIGTTOU') {
+        const serving = [...members].filter((m) => !m.retiring).sort((a, b) => b.index - a.index);
+        if (serving.length > 1 && serving[0]) {
+          retire(serving[0]);
+          logger.info({ process: serving[0].index }, 'SIGTTOU: one web process fewer');
+        } else {
+          logger.warn('SIGTTOU: one web process is the fewest; none stopped');
+        }
+      }
+    }
+  }
+  stopping = true;
+  const left = [...members];
+  for (const m of left) m.worker.process.kill('SIGTERM');
+  // Each process bounds its own drain by GRACEFUL_TIMEOUT; one that outlives it by far is stuck.
+  const deadline = setTimeout(() => {
+    for (const m of members) m.worker.process.kill('SIGKILL');
+  }, (settings.GRACEFUL_TIMEOUT + 10) * 1000);
+  const codes = await Promise.all(left.map((m) => m.exited));
+  clearTimeout(deadline);
+  await reloading;
+  return code !== 0 || codes.some((c) => c !== 0) ? 1 : 0;
+}
