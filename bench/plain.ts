@@ -8,7 +8,10 @@
  * run: the like-for-like baseline for drover, which writes an access line per request. With
  * --downloads DIR, /downloads/ serves DIR with @fastify/static (the baseline for drover's file()).
  * A view's stream() is sent as fastify sends any stream: Readable.from() of the same generator.
+ * With --cluster N, N such processes share the port through node:cluster (what a fastify user
+ * runs to use several cores).
  */
+import cluster from 'node:cluster';
 import { Readable } from 'node:stream';
 import fastifyStatic from '@fastify/static';
 import Fastify from 'fastify';
@@ -17,6 +20,15 @@ import routes from '../app/index.js';
 import { compilePattern, convertParams } from '../src/router.js';
 
 const port = Number(process.argv[2] ?? 8100);
+const clusterAt = process.argv.indexOf('--cluster');
+if (clusterAt !== -1 && cluster.isPrimary) {
+  const workers = Array.from({ length: Number(process.argv[clusterAt + 1] ?? 2) }, () => cluster.fork());
+  process.on('SIGTERM', () => {
+    for (const w of workers) w.process.kill('SIGTERM');
+    void Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve)))).then(() => process.exit(0));
+  });
+  await new Promise(() => undefined); // the primary only supervises
+}
 const app = Fastify({ logger: process.argv.includes('--logger') });
 const log = pino({ level: 'silent' });
 app.removeAllContentTypeParsers();

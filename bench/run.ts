@@ -50,10 +50,11 @@ async function waitUp(url: string, started: number, child: ChildProcess): Promis
   }
 }
 
-async function start(kind: 'drover' | 'plain' | 'plain-logged', env: Record<string, string> = {}, cli = CLI, cwd = ROOT, app?: string): Promise<Server> {
+async function start(kind: 'drover' | 'plain' | 'plain-logged' | 'plain-cluster', env: Record<string, string> = {}, cli = CLI, cwd = ROOT, app?: string): Promise<Server> {
   const port = nextPort++;
   const started = performance.now();
-  const args = kind === 'drover' ? [cli, 'serve', ...(app ? [app] : [])] : [PLAIN, String(port), '--downloads', DOWNLOADS, ...(kind === 'plain-logged' ? ['--logger'] : [])];
+  const plainArgs = { plain: [], 'plain-logged': ['--logger'], 'plain-cluster': ['--logger', '--cluster', '2'] }[kind as 'plain'] ?? [];
+  const args = kind === 'drover' ? [cli, 'serve', ...(app ? [app] : [])] : [PLAIN, String(port), '--downloads', DOWNLOADS, ...plainArgs];
   const child = spawn(process.execPath, args, {
     cwd,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DOWNLOADS_DIR: DOWNLOADS, ...env },
@@ -87,6 +88,27 @@ async function loadWithFrontCpu(url: string, pid: number): Promise<Load> {
   const result = await load(url);
   const requests = result.rps * ROUND_SECONDS;
   return { ...result, frontUs: requests > 0 ? (frontCpuNs(pid) - before) / 1000 / requests : 0 };
+}
+
+/** The process `pid` and its children (a supervisor's web processes, a cluster's workers). */
+function withChildren(pid: number): number[] {
+  try {
+    return [pid, ...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)];
+  } catch {
+    return [pid];
+  }
+}
+
+/** Load on `url`, with the main-thread CPU of `pid` and of its child processes per request: [all, `pid`'s own]. */
+async function loadWithProcessesCpu(url: string, pid: number): Promise<Load & { ownUs: number }> {
+  const pids = withChildren(pid);
+  const cpu = () => pids.map((p) => frontCpuNs(p));
+  const before = cpu();
+  const result = await load(url);
+  const after = cpu();
+  const requests = Math.max(1, result.rps * ROUND_SECONDS);
+  const all = after.reduce((sum, ns, i) => sum + ns - (before[i] ?? 0), 0);
+  return { ...result, frontUs: all / 1000 / requests, ownUs: ((after[0] ?? 0) - (before[0] ?? 0)) / 1000 / requests };
 }
 
 /** wrk when installed: written in C, it leaves more of a 2-core machine to the servers than autocannon. */
@@ -452,7 +474,43 @@ async function main(): Promise<void> {
     `| the same view with a counter and a histogram, 20 label values | ${fmt(withMetrics.rps)} | ${fmt(withMetrics.frontUs ?? 0, 1)} | ${fmt(withMetrics.rps / withoutMetrics.rps, 2)}× |`,
   );
 
-  // 6. Boot and memory.
+  // 6. Several front processes (WEB_PROCESSES) against plain fastify with its logger on, one
+  // process and a two-process node:cluster. Each server runs alone, started for its round.
+  const configs: { name: string; kind: 'drover' | 'plain-logged' | 'plain-cluster'; env: Record<string, string> }[] = [
+    { name: `drover, WEB_PROCESSES=1 × WEB_CONCURRENCY=${cores}`, kind: 'drover', env: { WEB_PROCESSES: '1', WEB_CONCURRENCY: String(cores) } },
+    // The same threads in all: half per process (the events pool too).
+    {
+      name: `drover, WEB_PROCESSES=2 × WEB_CONCURRENCY=${Math.max(1, cores / 2)}`,
+      kind: 'drover',
+      env: { WEB_PROCESSES: '2', WEB_CONCURRENCY: String(Math.max(1, Math.floor(cores / 2))), EVENT_THREADS: String(Math.max(1, Math.floor(cores / 2))) },
+    },
+    { name: 'plain fastify (logger on), 1 process', kind: 'plain-logged', env: {} },
+    { name: 'plain fastify (logger on), node:cluster of 2', kind: 'plain-cluster', env: {} },
+  ];
+  const hello = configs.map(() => [] as (Load & { ownUs: number })[]);
+  const heavy = configs.map(() => [] as Load[]);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, config] of configs.entries()) {
+      const server = await start(config.kind, config.env);
+      await sleep(1000); // a second process may still be booting
+      hello[i]?.push(await loadWithProcessesCpu(`${server.url}/hello`, server.child.pid as number));
+      heavy[i]?.push(await load(server.url + CPU_PATH, 8));
+      await stop(server);
+    }
+  }
+  const rowsOf = configs.map((c, i) => ({ name: c.name, hello: average(hello[i] ?? []), own: mean((hello[i] ?? []).map((h) => h.ownUs)), heavy: average(heavy[i] ?? []) }));
+  type Row = (typeof rowsOf)[number];
+  const [dOne, dTwo, pOne, pTwo] = rowsOf as [Row, Row, Row, Row];
+  out.push(
+    '',
+    `| processes | \`/hello\` req/s | main-thread CPU µs/req, all processes (supervisor's) | \`${CPU_PATH}\` req/s |`,
+    '| --- | --- | --- | --- |',
+    ...rowsOf.map((row) => `| ${row.name} | ${fmt(row.hello.rps)} | ${fmt(row.hello.frontUs ?? 0, 1)} (${fmt(row.own, 1)}) | ${fmt(row.heavy.rps, 1)} |`),
+    '',
+    `From one process to two: drover \`/hello\` ${fmt(dTwo.hello.rps / dOne.hello.rps, 2)}×, plain fastify ${fmt(pTwo.hello.rps / pOne.hello.rps, 2)}× (drover gains ${fmt((dTwo.hello.rps / dOne.hello.rps - 1) / Math.max(0.001, pTwo.hello.rps / pOne.hello.rps - 1), 2)} of plain's gain); \`${CPU_PATH}\` drover ${fmt(dTwo.heavy.rps / dOne.heavy.rps, 2)}×, plain ${fmt(pTwo.heavy.rps / pOne.heavy.rps, 2)}×.`,
+  );
+
+  // 7. Boot and memory.
   const boots: number[] = [];
   for (let i = 0; i < 3; i++) {
     const s = await start('drover', { WEB_CONCURRENCY: String(cores) });

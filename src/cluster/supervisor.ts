@@ -18,7 +18,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Settings } from '../../config/settings.js';
 import type { ControlSignal, SignalQueue } from '../lifecycle.js';
-import { rawDestination, relayLines } from './line-relay.js';
+import { LineWriter, relayLines } from './line-relay.js';
 import { isDroverMessage, type WebProcessMessage } from './messages.js';
 import { ServiceMetrics } from './service-metrics.js';
 
@@ -47,8 +47,8 @@ interface Member {
 export async function supervise(settings: Settings, logger: Logger, signals: SignalQueue): Promise<number> {
   // stdout and stderr piped here (the relay); 'ipc' is the cluster channel.
   cluster.setupPrimary({ stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  const stdout = rawDestination(1);
-  const stderr = rawDestination(2);
+  const stdout = new LineWriter(1);
+  const stderr = new LineWriter(2);
   const metrics = new ServiceMetrics();
   const members = new Set<Member>();
   let stopping = false;
@@ -64,8 +64,7 @@ export async function supervise(settings: Settings, logger: Logger, signals: Sig
 
   function fork(index: number, forReload = false): Member {
     const worker = cluster.fork();
-    relayLines(worker.process.stdout as Readable, stdout);
-    relayLines(worker.process.stderr as Readable, stderr);
+    const relayed = Promise.all([relayLines(worker.process.stdout as Readable, stdout), relayLines(worker.process.stderr as Readable, stderr)]);
     let onBooted: (ok: boolean) => void = () => undefined;
     let onExited: (code: number) => void = () => undefined;
     const member: Member = {
@@ -75,7 +74,11 @@ export async function supervise(settings: Settings, logger: Logger, signals: Sig
       retiring: false,
       forReload,
       booted: new Promise((resolve) => (onBooted = resolve)),
-      exited: new Promise((resolve) => (onExited = resolve)),
+      // Exited, and every line it wrote relayed.
+      exited: new Promise<number>((resolve) => (onExited = resolve)).then(async (code) => {
+        await relayed;
+        return code;
+      }),
     };
     members.add(member);
     worker.on('message', (message: unknown) => {
@@ -127,7 +130,7 @@ export async function supervise(settings: Settings, logger: Logger, signals: Sig
   }
 
   for (let i = 1; i <= settings.WEB_PROCESSES; i++) fork(i);
-  logger.info({ processes: settings.WEB_PROCESSES, threadsEach: settings.WEB_CONCURRENCY, pid: process.pid }, 'supervising web processes');
+  logger.info({ processes: settings.WEB_PROCESSES, threadsEach: settings.WEB_CONCURRENCY }, 'supervising web processes');
   const boot = Promise.all([...members].map((m) => m.booted));
   let code = 0;
   let reloading: Promise<void> = Promise.resolve();
@@ -171,5 +174,7 @@ export async function supervise(settings: Settings, logger: Logger, signals: Sig
   const codes = await Promise.all(left.map((m) => m.exited));
   clearTimeout(deadline);
   await reloading;
+  stdout.flush();
+  stderr.flush();
   return code !== 0 || codes.some((c) => c !== 0) ? 1 : 0;
 }

@@ -91,6 +91,9 @@ interface LogRow {
   due_at: number;
 }
 
+/** Other handlers' events an idle handler's poll may read past its cursor before a claim moves it. */
+const CURSOR_SLACK = 1000;
+
 /** How a handler's name appears in an event's `handlers` column. */
 const needle = (handler: string): string => `,${handler},`;
 
@@ -187,9 +190,14 @@ class SqliteBus implements EventBus {
     this.#lastSeq = db.prepare('SELECT MAX(seq) FROM events').pluck();
     this.#cursorOf = db.prepare('SELECT seq FROM cursors WHERE handler = ?').pluck();
     this.#moveCursor = db.prepare('INSERT INTO cursors (handler, seq) VALUES (?, ?) ON CONFLICT (handler) DO UPDATE SET seq = excluded.seq');
+    // Something to claim: a due delivery row, or an event of the handler's past its cursor. Or
+    // many events of other handlers past it: then the claim's write moves the cursor past them, so
+    // this read never scans more than CURSOR_SLACK of them.
     this.#anyClaimable = db.prepare(`
+      WITH c AS (SELECT COALESCE((SELECT seq FROM cursors WHERE handler = @handler), 0) AS seq)
       SELECT EXISTS (SELECT 1 FROM deliveries WHERE handler = @handler AND ((state = 'ready' AND available_at <= @now) OR (state = 'running' AND lease_until < @now)))
-          OR (SELECT MAX(seq) FROM events) > COALESCE((SELECT seq FROM cursors WHERE handler = @handler), 0)`).pluck();
+          OR EXISTS (SELECT 1 FROM events, c WHERE events.seq > c.seq AND instr(handlers, @needle) > 0)
+          OR (SELECT MAX(seq) FROM events) - (SELECT seq FROM c) > ${CURSOR_SLACK}`).pluck();
     this.#materialize = db.prepare(
       "INSERT INTO deliveries (event_seq, handler, state, attempts, available_at, lease_owner, lease_until) VALUES (?, ?, 'running', 1, ?, ?, ?)",
     );
@@ -311,8 +319,9 @@ class SqliteBus implements EventBus {
 
   async claim(owner: string, handler: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     // A read first: an idle handler's poll takes no write lock (in WAL, readers never block the
-    // writer), so the consumer's polling does not stand in the way of views that publish.
-    if (this.#anyClaimable.get({ handler, now: Date.now() }) !== 1) return [];
+    // writer), so the consumer's polling does not stand in the way of views that publish, even
+    // while other handlers' events stream past.
+    if (this.#anyClaimable.get({ handler, needle: needle(handler), now: Date.now() }) !== 1) return [];
     return this.#write(() => this.#claimAll(owner, handler, limit, leaseMs));
   }
 
