@@ -12,6 +12,7 @@ t.test('defaults', async (t) => {
     PORT: 8000,
     HOST: '0.0.0.0',
     WEB_CONCURRENCY: availableParallelism(),
+    WEB_PROCESSES: 1,
     WORKER_CONCURRENCY: 4,
     WORKER_PREFETCH: 32,
     POOL_THREADS: {},
