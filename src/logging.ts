@@ -29,7 +29,7 @@ let stdout: DestinationStream | undefined;
  */
 function stdoutDestination(format: Settings['LOG_FORMAT'] = 'json'): DestinationStream {
   if (!stdout) {
-    if (cluster.isWorker) {
+    if (cluster.isWorker && format !== 'pretty') {
       const buffered = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024, periodicFlush: 10 } as Parameters<typeof pino.destination>[0]);
       process.on('exit', () => buffered.flushSync());
       stdout = buffered;

@@ -23,7 +23,7 @@ import type { RouteInfo, WorkerData } from './pool/protocol.js';
 import { environment } from './settings.js';
 import { buildFront, buildMetricsServer, processRegistry, staticDirectory } from './server.js';
 import { joinSupervisor } from './cluster/web-process.js';
-import { ViewMetrics } from './view-metrics.js';
+import { ViewMetrics, type MetricSnapshot } from './view-metrics.js';
 
 /** Each handler's delivery outcomes in a runEvents(). */
 export type EventRunReport = Record<string, Record<DeliveryOutcome, number>>;
@@ -136,8 +136,17 @@ export async function createServer(
 
   // A web process of a supervisor (WEB_PROCESSES > 1) sends it its metrics; null otherwise.
   const supervisor = joinSupervisor(
-    async (fresh) => (await processRegistry({ metrics, viewMetrics, pools }, fresh)).getMetricsAsJSON(),
+    async (fresh) => {
+      const registry = await processRegistry({ metrics, viewMetrics, pools }, fresh);
+      if (fresh) return registry.getMetricsAsJSON();
+      // Between scrapes, what a process that dies would leave behind: its counters and histograms
+      // (its gauges are dropped then). No gauge's collect() runs, so the bus's backlog is read
+      // at scrape time only, not every second.
+      const kept = registry.getMetricsAsArray() as unknown as { type: string; get(): Promise<MetricSnapshot[number]> }[];
+      return Promise.all(kept.filter((m) => m.type !== 'gauge').map((m) => m.get()));
+    },
     async () => (await processRegistry({ metrics, viewMetrics, pools }, false)).metrics(),
+    logger,
   );
   const handlerNames = pools.declaredEvents.map((h) => h.name);
   const consuming = settings.SERVE_EVENTS && handlerNames.length > 0;
@@ -261,8 +270,9 @@ export async function createServer(
         await pools.close();
       }
       clearInterval(sweep);
+      await supervisor?.close(); // the last values, the retired threads' included (and the bus's backlog)
       await (bus as EventBus | null)?.close();
-      await supervisor?.close(); // the last values, the retired threads' included
+      bus = null;
       await forwarder.close();
       return code;
     },

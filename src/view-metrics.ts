@@ -24,6 +24,7 @@ export function isFrontOnlyMetric(name: string): boolean {
 export class ViewMetrics {
   readonly #live = new Map<number, MetricSnapshot>();
   #retired: MetricSnapshot = [];
+  #folding: Promise<void> = Promise.resolve();
 
   /** Records the latest snapshot of thread `threadId`. */
   update(threadId: number, snapshot: MetricSnapshot): void {
@@ -35,15 +36,19 @@ export class ViewMetrics {
    * retired totals first; metrics named in `reserved` (the front's own) are left out.
    */
   async registry(alive: ReadonlySet<number>, reserved: ReadonlySet<string>): Promise<Registry> {
-    const dead: MetricSnapshot[] = [];
-    for (const [threadId, snapshot] of this.#live) {
-      if (alive.has(threadId)) continue;
-      dead.push(snapshot.filter((m) => String(m.type) !== 'gauge'));
-      this.#live.delete(threadId);
-    }
-    if (dead.length > 0) {
-      this.#retired = await AggregatorRegistry.aggregate([this.#retired, ...dead]).getMetricsAsJSON();
-    }
+    // One fold at a time: calls overlap (scrapes, pushes), and a second one made while the first
+    // awaits would miss the threads it took out, or overwrite its retired totals.
+    const fold = this.#folding.then(async () => {
+      const dead: MetricSnapshot[] = [];
+      for (const [threadId, snapshot] of this.#live) {
+        if (alive.has(threadId)) continue;
+        dead.push(snapshot.filter((m) => String(m.type) !== 'gauge'));
+        this.#live.delete(threadId);
+      }
+      if (dead.length > 0) this.#retired = await AggregatorRegistry.aggregate([this.#retired, ...dead]).getMetricsAsJSON();
+    });
+    this.#folding = fold.catch(() => undefined);
+    await fold;
     const snapshots = [this.#retired, ...this.#live.values()].map((s) => s.filter((m) => !reserved.has(m.name)));
     return AggregatorRegistry.aggregate(snapshots);
   }

@@ -31,9 +31,9 @@ export class ServiceMetrics {
    * Answers the scrape `id` that `asker` received (its own fresh `snapshot` with it): asks every
    * other live process for its values now, then sends back the whole service's text.
    */
-  async scrape(asker: Worker, id: number, snapshot: MetricSnapshot, live: readonly Worker[]): Promise<void> {
+  async scrape(asker: Worker, id: number, snapshot: MetricSnapshot, live: () => readonly Worker[]): Promise<void> {
     this.#store.update(asker.id, snapshot);
-    const others = live.filter((w) => w !== asker && w.isConnected());
+    const others = live().filter((w) => w !== asker && w.isConnected());
     if (others.length > 0) {
       const reportId = ++this.#nextReport;
       await new Promise<void>((resolve) => {
@@ -49,7 +49,8 @@ export class ServiceMetrics {
       });
       this.#waiting.delete(reportId);
     }
-    const registry = await this.#store.registry(new Set(live.map((w) => w.id)), new Set());
+    // The processes alive now, not when the scrape began: one forked meanwhile is not folded as dead.
+    const registry = await this.#store.registry(new Set(live().map((w) => w.id)), new Set());
     if (asker.isConnected()) asker.send({ drover: 'scraped', id, text: await registry.metrics() } satisfies SupervisorMessage);
   }
 }

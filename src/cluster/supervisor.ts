@@ -22,6 +22,11 @@ import { LineWriter, relayLines } from './line-relay.js';
 import { isDroverMessage, type WebProcessMessage } from './messages.js';
 import { ServiceMetrics } from './service-metrics.js';
 
+/** How long the supervisor reads a process's pipes after it exited, for its last lines. */
+const RELAY_GRACE_MS = 2000;
+
+const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms));
+
 /** One web process, as the supervisor tracks it. */
 interface Member {
   /** Its place, from 1: a replacement takes the place of the process it replaces. */
@@ -74,9 +79,13 @@ export async function supervise(settings: Settings, logger: Logger, signals: Sig
       retiring: false,
       forReload,
       booted: new Promise((resolve) => (onBooted = resolve)),
-      // Exited, and every line it wrote relayed.
+      // Exited, and every line it wrote relayed. Bounded: a program the app started may have
+      // inherited the pipes and hold them open after the process is gone.
       exited: new Promise<number>((resolve) => (onExited = resolve)).then(async (code) => {
-        await relayed;
+        if ((await Promise.race([relayed, sleep(RELAY_GRACE_MS)])) === 'timeout') {
+          worker.process.stdout?.destroy();
+          worker.process.stderr?.destroy();
+        }
         return code;
       }),
     };
@@ -89,7 +98,7 @@ export async function supervise(settings: Settings, logger: Logger, signals: Sig
       } else if (message.drover === 'metrics') {
         metrics.received(worker.id, message.snapshot, message.id);
       } else if (message.drover === 'scrape') {
-        void metrics.scrape(worker, message.id, message.snapshot, live());
+        void metrics.scrape(worker, message.id, message.snapshot, live);
       }
     });
     worker.on('exit', (code: number | null, signal: string | null) => {
@@ -118,6 +127,7 @@ export async function supervise(settings: Settings, logger: Logger, signals: Sig
     const started = performance.now();
     for (const old of [...members].filter((m) => !m.retiring)) {
       if (stopping) return;
+      if (!members.has(old)) continue; // it died meanwhile, and was replaced already
       const fresh = fork(old.index, true);
       if (!(await fresh.booted)) {
         logger.error({ process: old.index }, 'reload: the new web process exited before it was ready; the current processes keep serving');
@@ -134,15 +144,35 @@ export async function supervise(settings: Settings, logger: Logger, signals: Sig
   const boot = Promise.all([...members].map((m) => m.booted));
   let code = 0;
   let reloading: Promise<void> = Promise.resolve();
-  if ((await Promise.race([boot, halted])) === 'halt') {
+  // One reader of the signals, handed from the boot phase to the serving phase.
+  let nextSignal = signals.next();
+  // Boot: a SIGTERM or SIGINT stops at once (exit 1, as a single process's interrupted boot); a
+  // SIGHUP, SIGTTIN or SIGTTOU is ignored, the processes are starting.
+  let serving = false;
+  for (;;) {
+    const first = await Promise.race([boot.then((ok) => (ok.every(Boolean) ? ('booted' as const) : halted)), halted, nextSignal]);
+    if (first === 'booted') {
+      serving = true;
+      break;
+    }
+    if (first === 'halt') break;
+    if (first === 'SIGTERM' || first === 'SIGINT') {
+      logger.warn({ signal: first }, 'stopped during boot, before every web process was ready');
+      break;
+    }
+    logger.info({ signal: first }, 'signal during boot: ignored, the web processes are starting');
+    nextSignal = signals.next();
+  }
+  if (!serving) {
     code = 1;
   } else {
     for (;;) {
-      const signal: ControlSignal | 'halt' = await Promise.race([signals.next(), halted]);
+      const signal: ControlSignal | 'halt' = await Promise.race([nextSignal, halted]);
       if (signal === 'halt') {
         code = 1;
         break;
       }
+      nextSignal = signals.next();
       if (signal === 'SIGTERM' || signal === 'SIGINT') {
         logger.info({ signal, gracefulTimeout: settings.GRACEFUL_TIMEOUT }, 'stopping the web processes gracefully');
         break;
@@ -154,10 +184,10 @@ export async function supervise(settings: Settings, logger: Logger, signals: Sig
         fork(index);
         logger.info({ process: index }, 'SIGTTIN: one more web process');
       } else if (signal === 'SIGTTOU') {
-        const serving = [...members].filter((m) => !m.retiring).sort((a, b) => b.index - a.index);
-        if (serving.length > 1 && serving[0]) {
-          retire(serving[0]);
-          logger.info({ process: serving[0].index }, 'SIGTTOU: one web process fewer');
+        const active = [...members].filter((m) => !m.retiring).sort((a, b) => b.index - a.index);
+        if (active.length > 1 && active[0]) {
+          retire(active[0]);
+          logger.info({ process: active[0].index }, 'SIGTTOU: one web process fewer');
         } else {
           logger.warn('SIGTTOU: one web process is the fewest; none stopped');
         }

@@ -5,6 +5,7 @@
  * the supervisor from every process.
  */
 import cluster from 'node:cluster';
+import type { Logger } from 'pino';
 import type { MetricSnapshot } from '../view-metrics.js';
 import { METRICS_PUSH_MS } from '../pool/protocol.js';
 import { isDroverMessage, type SupervisorMessage, type WebProcessMessage } from './messages.js';
@@ -15,11 +16,15 @@ const SCRAPE_WAIT_MS = 3000;
 /**
  * Marks every gauge of `snapshot` with the process's pid: a gauge is one process's figure
  * (memory, event-loop lag, pool state), and the label keeps the processes apart once aggregated.
- * Counters and histograms are summed over the processes.
+ * Counters and histograms are summed over the processes. A gauge declared with another aggregator
+ * than prom-client's default sum is one figure for the service (the bus's backlog, which every
+ * process reads from the same bus): it keeps its aggregator and gets no label.
  */
 export function labelGauges(snapshot: MetricSnapshot, pid: number): MetricSnapshot {
   return snapshot.map((m) =>
-    String(m.type) === 'gauge' ? { ...m, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, pid: String(pid) } })) } : m,
+    String(m.type) === 'gauge' && (m.aggregator ?? 'sum') === 'sum'
+      ? { ...m, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, pid: String(pid) } })) }
+      : m,
   );
 }
 
@@ -36,10 +41,18 @@ export interface SupervisorLink {
  * `collect(fresh)`: this process's metrics, its threads asked for their latest when `fresh`.
  *
  * @example
- * const link = joinSupervisor(async (fresh) => (await processRegistry(source, fresh)).getMetricsAsJSON());
+ * const link = joinSupervisor(
+ *   async (fresh) => (await processRegistry(source, fresh)).getMetricsAsJSON(),
+ *   async () => (await processRegistry(source, false)).metrics(),
+ *   logger,
+ * );
  * link?.ready();
  */
-export function joinSupervisor(collect: (fresh: boolean) => Promise<MetricSnapshot>, local: () => Promise<string>): (SupervisorLink & { ready(): void }) | null {
+export function joinSupervisor(
+  collect: (fresh: boolean) => Promise<MetricSnapshot>,
+  local: () => Promise<string>,
+  logger: Logger,
+): (SupervisorLink & { ready(): void }) | null {
   if (!cluster.isWorker || !process.send) return null;
   const send = (message: WebProcessMessage) =>
     new Promise<void>((resolve) => {
@@ -55,14 +68,17 @@ export function joinSupervisor(collect: (fresh: boolean) => Promise<MetricSnapsh
     last = text;
     await send({ drover: 'metrics', snapshot: values });
   };
-  const timer = setInterval(() => void push(), METRICS_PUSH_MS);
+  const failed = (err: unknown) => logger.error({ err }, 'cannot send this process\'s metrics to the supervisor');
+  const timer = setInterval(() => push().catch(failed), METRICS_PUSH_MS);
   timer.unref();
   let nextId = 0;
   const scrapes = new Map<number, (text: string) => void>();
   const onMessage = (message: unknown) => {
     if (!isDroverMessage<SupervisorMessage>(message)) return;
     if (message.drover === 'report') {
-      void snapshot(true).then((values) => send({ drover: 'metrics', snapshot: values, id: message.id }));
+      snapshot(true)
+        .then((values) => send({ drover: 'metrics', snapshot: values, id: message.id }))
+        .catch(failed);
     } else if (message.drover === 'scraped') {
       scrapes.get(message.id)?.(message.text);
       scrapes.delete(message.id);
@@ -87,7 +103,9 @@ export function joinSupervisor(collect: (fresh: boolean) => Promise<MetricSnapsh
     },
     async close() {
       clearInterval(timer);
-      await send({ drover: 'metrics', snapshot: await snapshot(false) });
+      await snapshot(false)
+        .then((values) => send({ drover: 'metrics', snapshot: values }))
+        .catch(failed);
       process.off('message', onMessage);
     },
   };

@@ -63,6 +63,9 @@ export function createEventMetrics(registry: Registry, handlers: readonly string
       help: 'Deliveries on the bus, by handler and state (ready, delayed, running, dead).',
       labelNames: ['handler', 'state'],
       registers: [registry],
+      // One figure for the whole bus, which every consuming process reads alike: across web
+      // processes (WEB_PROCESSES), the largest reading stands, not their sum.
+      aggregator: 'max',
       async collect() {
         this.reset();
         for (const handler of handlers) for (const state of STATES) this.set({ handler, state }, 0);

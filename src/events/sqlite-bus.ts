@@ -114,11 +114,12 @@ export interface SqliteBusOptions {
  * await bus.publish([{ id: 'e1', topic: 'video.uploaded', payload: '{"id":7}', correlation: null, handlers: ['resize'], availableAt: Date.now() }]);
  */
 export function openSqliteBus(path: string, options: SqliteBusOptions = {}): EventBus {
-  let db: Database.Database;
+  let opened: Database.Database | undefined;
   let version: number;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path);
+    const db = new Database(path);
+    opened = db;
     db.pragma('journal_mode = WAL');
     // WAL with synchronous=NORMAL survives a process crash (kill -9) with every committed
     // transaction; only a power loss may lose the last ones. FULL would fsync every publish.
@@ -130,13 +131,14 @@ export function openSqliteBus(path: string, options: SqliteBusOptions = {}): Eve
     if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events'").get() === undefined) db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
     version = db.pragma('user_version', { simple: true }) as number;
   } catch (err) {
+    opened?.close(); // a transaction left open would hold the file's write lock
     throw new BusOpenFailed(path, (err as Error).message);
   }
   if (version !== SCHEMA_VERSION) {
-    db.close();
+    opened.close();
     throw new BusSchemaUnknown(path, String(version), String(SCHEMA_VERSION));
   }
-  return new SqliteBus(db, options.lock ?? null);
+  return new SqliteBus(opened, options.lock ?? null);
 }
 
 class SqliteBus implements EventBus {
@@ -171,7 +173,7 @@ class SqliteBus implements EventBus {
     this.#insertChecked = db.prepare(`INSERT OR IGNORE ${insert} (?, 1, ?, ?, ?, ?, ?, ?)`);
     this.#insertUnique = db.prepare(`INSERT ${insert} (?, 0, ?, ?, ?, ?, ?, ?)`);
     this.#insertDelivery = db.prepare("INSERT INTO deliveries (event_seq, handler, state, available_at) VALUES (?, ?, 'ready', ?)");
-    this.#addCursor = db.prepare('INSERT OR IGNORE INTO cursors (handler, seq) VALUES (?, 0)');
+    this.#addCursor = db.prepare('INSERT OR IGNORE INTO cursors (handler, seq) VALUES (?, ?)');
     // Ready and due, oldest due first; then running ones whose lease ran out (their owner died).
     this.#claimable = db.prepare(`
       SELECT d.id, e.id AS event_id, e.topic, d.handler, e.payload, e.correlation, d.attempts, e.published_at, d.available_at
@@ -193,11 +195,12 @@ class SqliteBus implements EventBus {
     // Something to claim: a due delivery row, or an event of the handler's past its cursor. Or
     // many events of other handlers past it: then the claim's write moves the cursor past them, so
     // this read never scans more than CURSOR_SLACK of them.
+    // The cheap tests first: SQLite stops at the first true one.
     this.#anyClaimable = db.prepare(`
-      WITH c AS (SELECT COALESCE((SELECT seq FROM cursors WHERE handler = @handler), 0) AS seq)
+      WITH c AS (SELECT COALESCE((SELECT seq FROM cursors WHERE handler = @handler), (SELECT MAX(seq) FROM events), 0) AS seq)
       SELECT EXISTS (SELECT 1 FROM deliveries WHERE handler = @handler AND ((state = 'ready' AND available_at <= @now) OR (state = 'running' AND lease_until < @now)))
-          OR EXISTS (SELECT 1 FROM events, c WHERE events.seq > c.seq AND instr(handlers, @needle) > 0)
-          OR (SELECT MAX(seq) FROM events) - (SELECT seq FROM c) > ${CURSOR_SLACK}`).pluck();
+          OR (SELECT MAX(seq) FROM events) - (SELECT seq FROM c) > ${CURSOR_SLACK}
+          OR EXISTS (SELECT 1 FROM events, c WHERE events.seq > c.seq AND instr(handlers, @needle) > 0)`).pluck();
     this.#materialize = db.prepare(
       "INSERT INTO deliveries (event_seq, handler, state, attempts, available_at, lease_owner, lease_until) VALUES (?, ?, 'running', 1, ?, ?, ?)",
     );
@@ -249,10 +252,11 @@ class SqliteBus implements EventBus {
       written++;
       if (!logged) for (const handler of e.handlers) this.#insertDelivery.run(lastInsertRowid, handler, e.availableAt);
       else if (e.handlers !== cursorsFor) {
-        // A handler's first event gives it a cursor, so backlog() counts it before it ever claims.
-        // Once per handlers list and transaction: a lookup that finds the row, in the common case.
+        // A handler's first event gives it a cursor, just before that event (so neither a claim
+        // nor backlog() reads the older log, none of which is the handler's). Once per handlers
+        // list and transaction: a lookup that finds the row, in the common case.
         cursorsFor = e.handlers;
-        for (const handler of e.handlers) this.#addCursor.run(handler);
+        for (const handler of e.handlers) this.#addCursor.run(handler, Number(lastInsertRowid) - 1);
       }
     }
     return written;
@@ -268,7 +272,8 @@ class SqliteBus implements EventBus {
     const now = Date.now();
     const until = now + leaseMs;
     const rows = this.#claimable.all({ handler, now, limit }) as DeliveryRow[];
-    const cursor = (this.#cursorOf.get(handler) as number | undefined) ?? 0;
+    // No cursor: no event ever listed the handler (a publish makes one), so none is past the end.
+    const cursor = (this.#cursorOf.get(handler) as number | undefined) ?? ((this.#lastSeq.get() as number | null) ?? 0);
     const log = this.#pastCursor.all(cursor, needle(handler), limit) as LogRow[];
     const claimed: ClaimedDelivery[] = [];
     let r = 0;
@@ -308,7 +313,7 @@ class SqliteBus implements EventBus {
     }
     // Every log event of the handler's was taken and the query found fewer than it could: nothing
     // of the handler's is left up to the log's end, so the cursor goes there (past other handlers' events).
-    const moved = l === log.length && log.length < limit ? ((this.#lastSeq.get() as number | null) ?? cursor) : l > 0 ? (log[l - 1] as LogRow).seq : cursor;
+    const moved = l === log.length && log.length < limit ? Math.max(cursor, (this.#lastSeq.get() as number | null) ?? 0) : l > 0 ? (log[l - 1] as LogRow).seq : cursor;
     if (moved !== cursor) this.#moveCursor.run(handler, moved);
     return claimed;
   }
@@ -347,6 +352,12 @@ class SqliteBus implements EventBus {
   }
 
   async backlog(): Promise<HandlerBacklog[]> {
+    // One read transaction: the delivery rows and the cursors from the same moment, so a claim
+    // committed in between cannot make an event neither ready nor running.
+    return this.#db.transaction(() => this.#readBacklog())();
+  }
+
+  #readBacklog(): HandlerBacklog[] {
     const now = Date.now();
     const counts = new Map<string, { ready: number; delayed: number; running: number; dead: number; oldest: number | null }>();
     const rows = this.#db
@@ -405,22 +416,38 @@ class SqliteBus implements EventBus {
   }
 
   async forget(before: number, limit: number): Promise<number> {
-    return this.#write(() =>
-      this.#db.transaction(() => {
-        // Oldest first, so the scan stays among the old rows. An event stays while it has a
-        // delivery row (ready, running, dead) or a handler whose cursor has not passed it. The
-        // deliveries table holds only what is in flight, so its events are read once, not per row.
-        const inFlight = new Set(this.#db.prepare('SELECT DISTINCT event_seq FROM deliveries').pluck().all() as number[]);
-        const cursors = new Map((this.#db.prepare('SELECT handler, seq FROM cursors').all() as { handler: string; seq: number }[]).map((c) => [c.handler, c.seq]));
-        const passed = (seq: number, handlers: string | null) =>
-          handlers === null || handlers.split(',').every((h) => h === '' || (cursors.get(h) ?? 0) >= seq);
-        const old = this.#db.prepare('SELECT seq, handlers FROM events WHERE published_at < ? ORDER BY seq LIMIT ?').all(before, limit * 4) as { seq: number; handlers: string | null }[];
-        const gone = old.filter((e) => !inFlight.has(e.seq) && passed(e.seq, e.handlers)).slice(0, limit);
-        const remove = this.#db.prepare('DELETE FROM events WHERE seq = ?');
-        for (const e of gone) remove.run(e.seq);
-        return gone.length;
-      })(),
-    );
+    const inFlightSeqs = this.#db.prepare('SELECT DISTINCT event_seq FROM deliveries').pluck();
+    const cursorRows = this.#db.prepare('SELECT handler, seq FROM cursors');
+    const page = this.#db.prepare('SELECT seq, handlers, published_at FROM events WHERE seq > ? ORDER BY seq LIMIT 500');
+    const remove = this.#db.prepare('DELETE FROM events WHERE seq = ?');
+    // BEGIN IMMEDIATE: the write lock first, so the transaction waits for another process's
+    // writes (busy_timeout) rather than failing at its first DELETE after reading.
+    const forgetSome = this.#db.transaction(() => {
+      // Oldest first, page by page, past the events that must stay: one with a delivery row
+      // (ready, running, dead) or a handler whose cursor has not passed it. The deliveries table
+      // holds only what is in flight, so its events are read once.
+      const inFlight = new Set(inFlightSeqs.all() as number[]);
+      const cursors = new Map((cursorRows.all() as { handler: string; seq: number }[]).map((c) => [c.handler, c.seq]));
+      const passed = (seq: number, handlers: string | null) =>
+        handlers === null || handlers.split(',').every((h) => h === '' || (cursors.get(h) ?? 0) >= seq);
+      // The log is in publishing order: the scan stops at the first event published since `before`.
+      let deleted = 0;
+      let after = 0;
+      for (let scanned = 0; deleted < limit && scanned < limit * 100; ) {
+        const rows = page.all(after) as { seq: number; handlers: string | null; published_at: number }[];
+        if (rows.length === 0) return deleted;
+        scanned += rows.length;
+        for (const e of rows) {
+          if (e.published_at >= before || deleted >= limit) return deleted;
+          after = e.seq;
+          if (inFlight.has(e.seq) || !passed(e.seq, e.handlers)) continue;
+          remove.run(e.seq);
+          deleted++;
+        }
+      }
+      return deleted;
+    });
+    return this.#write(() => forgetSome.immediate());
   }
 
   async purgeDead(): Promise<number> {

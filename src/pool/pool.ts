@@ -100,15 +100,19 @@ export class WorkerPool extends EventEmitter {
     return [...this.#slots, ...this.#retiring].reduce((n, s) => n + s.threads, 0);
   }
 
-  /** Threads alive, by thread id (to tell live workers' metrics from dead ones'). */
   /** Asks every thread for its metrics now (a scrape); resolves when all answered, or waited enough. */
   async reportMetrics(): Promise<void> {
     await Promise.all([...this.#slots, ...this.#retiring].map((slot) => slot.reportMetrics()));
   }
 
+  /**
+   * Threads whose metrics may still change, by thread id (to tell live workers' metrics from dead
+   * ones'): a retiring thread counts until it has exited, since its last values come with its
+   * shutdown; folding it earlier would count them twice.
+   */
   get threadIds(): Set<number> {
     const ids = new Set<number>();
-    for (const slot of [...this.#slots, ...this.#retiring]) if (slot.threads > 0 && slot.threadId !== undefined) ids.add(slot.threadId);
+    for (const slot of [...this.#slots, ...this.#retiring, ...this.#leaving]) if (slot.threadRuns && slot.threadId !== undefined) ids.add(slot.threadId);
     return ids;
   }
 

@@ -170,12 +170,12 @@ export class Pools {
     return [...this.#members.values()].every((m) => m.pool.ready);
   }
 
-  /** Live threads of every pool, by thread id. */
   /** Asks every thread of every pool for its metrics now (a scrape of /metrics). */
   async reportMetrics(): Promise<void> {
     await Promise.all([...this.#members.values()].map((m) => m.pool.reportMetrics()));
   }
 
+  /** Live threads of every pool, by thread id. */
   get threadIds(): Set<number> {
     const ids = new Set<number>();
     for (const m of this.#members.values()) for (const id of m.pool.threadIds) ids.add(id);

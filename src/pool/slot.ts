@@ -153,6 +153,13 @@ export class WorkerSlot extends EventEmitter {
     return this.#thread && !this.dead && !this.#closing ? 1 : 0;
   }
 
+  /** True from the thread's boot until it has exited (closing or not). */
+  get threadRuns(): boolean {
+    return this.#thread !== undefined && !this.#threadExited;
+  }
+
+  #threadExited = false;
+
   /** The id of this slot's thread. */
   get threadId(): number | undefined {
     return this.#thread?.threadId;
@@ -320,6 +327,7 @@ export class WorkerSlot extends EventEmitter {
   }
 
   #exited(code: number): void {
+    this.#threadExited = true;
     const error = this.#lastError ?? new Error(`the worker thread exited with code ${code}`);
     this.#lastError = error;
     this.#port?.close();

@@ -256,7 +256,7 @@ async function sendMetrics(reported: boolean): Promise<void> {
 
 function onMessage(message: FrontMessage): void {
   if ('report' in message) {
-    void sendMetrics(true);
+    sendMetrics(true).catch((err: unknown) => logger.error({ err }, 'cannot send this thread\'s metrics'));
     return;
   }
   if (!Array.isArray(message)) {
@@ -314,7 +314,7 @@ async function manifest(task: ManifestTask): Promise<ManifestResult> {
   port = task.port;
   port.on('message', onMessage);
   // unref: the timer alone never keeps a retiring thread alive.
-  setInterval(() => void sendMetrics(false), METRICS_PUSH_MS).unref();
+  setInterval(() => sendMetrics(false).catch((err: unknown) => logger.error({ err }, 'cannot send this thread\'s metrics')), METRICS_PUSH_MS).unref();
   return { ok: true, routes: describeRoutes(routes), pools: loaded.pools, notFound: loaded.notFound !== null, events: describeHandlers(loaded.events), schedules: loaded.schedules };
 }
 
@@ -330,7 +330,9 @@ async function shutdown(): Promise<ShutdownResult> {
       result = { ok: false, error: threadError(err) };
     }
   }
-  // The last values, counted after the hook: the front keeps them once the thread is gone.
+  // The last values, counted after the hook: the front keeps them once the thread is gone. Sent
+  // whole, changed or not: a push the closing channel dropped may have been the last one.
+  lastMetrics = '';
   const metrics = await changedMetrics();
   return metrics ? { ...result, metrics } : result;
 }

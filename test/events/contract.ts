@@ -131,6 +131,16 @@ export function busContract(t: Test, factory: BusFactory): void {
     t.equal(await bus.publish([event('done', ['a'])]), 1, 'a forgotten id no longer deduplicates');
   });
 
+  t.test('forget steps past the events that must stay, however many come first', async (t) => {
+    const { bus } = await open(t);
+    await bus.publish(Array.from({ length: 10 }, (_, i) => event(`held-${i}`, ['never-runs'])));
+    await bus.publish([event('free-1', []), event('free-2', []), event('free-3', [])]);
+    await sleep(5);
+    t.equal(await bus.forget(Date.now(), 2), 2, 'two of the three nobody handles, past the ten held ones');
+    t.equal(await bus.forget(Date.now(), 2), 1, 'then the last one');
+    t.equal((await bus.events()).length, 10, 'the held ones stay');
+  });
+
   t.test('backlog: the oldest ready delivery\'s age', async (t) => {
     const { bus } = await open(t);
     await bus.publish([event('old', ['a'], { availableAt: Date.now() - 5000 }), event('new', ['a'])]);
