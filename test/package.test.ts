@@ -191,6 +191,16 @@ export default routes;
   process.kill(server.pid, 'SIGTERM');
   t.equal(await server.exited, 0, 'SIGTERM: drains and exits 0');
   t.match(server.lines.at(-1), { msg: 'stopped', exitCode: 0 });
+
+  // Several web processes: node:cluster forks the installed CLI again, from the user's project.
+  const env = childEnv({ PORT: '0', HOST: '127.0.0.1', WEB_CONCURRENCY: '1', WEB_PROCESSES: '2' });
+  const supervised = await serve(join(project, 'node_modules/.bin/drover'), ['serve', 'dist/app/index.js'], project, { env });
+  t.equal((await fetch(`${supervised.url}/items/21`)).status, 200);
+  const supervisor = supervised.lines.find((l) => l.msg === 'supervising web processes')?.pid as number;
+  t.ok(supervisor && supervisor !== supervised.pid, 'a supervisor above the web process that listens');
+  process.kill(supervisor, 'SIGTERM');
+  t.equal(await supervised.exited, 0, 'SIGTERM to the supervisor: both processes drain, exit 0');
+  t.equal(supervised.lines.filter((l) => l.msg === 'stopped').length, 2);
 });
 
 t.test('drover init from the installed package: npm install, npm test and npm start work as is', async (t) => {
