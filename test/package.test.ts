@@ -196,6 +196,10 @@ export default routes;
   const env = childEnv({ PORT: '0', HOST: '127.0.0.1', WEB_CONCURRENCY: '1', WEB_PROCESSES: '2' });
   const supervised = await serve(join(project, 'node_modules/.bin/drover'), ['serve', 'dist/app/index.js'], project, { env });
   t.equal((await fetch(`${supervised.url}/items/21`)).status, 200);
+  // Both booted: a SIGTERM before that interrupts boot (exit 1), as for one process.
+  for (let waited = 0; !supervised.lines.some((l) => l.msg === 'web processes ready') && waited < 30_000; waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const supervisor = supervised.lines.find((l) => l.msg === 'supervising web processes')?.pid as number;
   t.ok(supervisor && supervisor !== supervised.pid, 'a supervisor above the web process that listens');
   process.kill(supervisor, 'SIGTERM');

@@ -3,7 +3,9 @@
 // SIGHUP, SIGTERM, SIGTTIN and SIGTTOU as gunicorn's arbiter handles them; no boot loop.
 import http from 'node:http';
 import t from 'tap';
-import { eventually, fixture, runDrover, sample, startDrover } from './helpers/server.js';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { eventually, fixture, runDrover, sample, spawnDrover, startDrover } from './helpers/server.js';
 
 /** A GET on a connection of its own: node:cluster hands out connections, so fresh ones reach every process. */
 function get(url: string): Promise<{ status: number; body: string }> {
@@ -27,7 +29,8 @@ const pidOf = async (url: string) => {
 const server = await startDrover({ app: fixture('processes.js'), env: { WEB_PROCESSES: '2', WEB_CONCURRENCY: '1', GRACEFUL_TIMEOUT: '10' } });
 t.teardown(() => server.stop());
 const listening = () => server.logs().filter((l) => l.msg === 'listening').length;
-await eventually(() => listening() === 2);
+await server.waitForLog((l) => l.msg === 'web processes ready');
+await eventually(() => listening() === 2); // their own lines arrive through the supervisor's relay
 const scrape = async () => (await get(`${server.url}/metrics`)).body;
 
 t.test('one /metrics for the service: every process counts, and a scrape through either gives the same totals', async (t) => {
@@ -132,4 +135,18 @@ t.test('check prints the totals of processes and threads', async (t) => {
   const { code, stdout } = await runDrover(['check', fixture('processes.js')], { WEB_PROCESSES: '3', WEB_CONCURRENCY: '2' });
   t.equal(code, 0);
   t.match(stdout, /^Processes: 3 web processes under a supervisor, 2 threads each \(2 default\): 6 worker threads in all$/m);
+});
+
+t.test('SIGTERM while the web processes boot stops at once, exit 1', async (t) => {
+  const child = spawnDrover(['serve', fixture('processes.js')], { WEB_PROCESSES: '2', WEB_CONCURRENCY: '1' });
+  const lines: { msg: string }[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const parsed = JSON.parse(line) as { msg: string };
+    lines.push(parsed);
+    if (parsed.msg === 'supervising web processes') child.kill('SIGTERM'); // the processes are importing the app
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  t.equal(code, 1);
+  t.ok(lines.some((l) => l.msg === 'stopped during boot, before every web process was ready'));
+  t.notOk(lines.some((l) => l.msg === 'web processes ready'));
 });

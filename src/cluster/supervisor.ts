@@ -153,6 +153,7 @@ export async function supervise(settings: Settings, logger: Logger, signals: Sig
     const first = await Promise.race([boot.then((ok) => (ok.every(Boolean) ? ('booted' as const) : halted)), halted, nextSignal]);
     if (first === 'booted') {
       serving = true;
+      logger.info({ processes: members.size }, 'web processes ready');
       break;
     }
     if (first === 'halt') break;
