@@ -99,16 +99,29 @@ function withChildren(pid: number): number[] {
   }
 }
 
-/** Load on `url`, with the main-thread CPU of `pid` and of its child processes per request: [all, `pid`'s own]. */
-async function loadWithProcessesCpu(url: string, pid: number): Promise<Load & { ownUs: number }> {
+/** CPU time of every thread of the process `pid` (worker threads, GC, libuv's), in ns (/proc/PID/stat: utime + stime, in clock ticks of 10 ms). */
+function processCpuNs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10_000_000;
+}
+
+/**
+ * Load on `url`, with the main-thread CPU of `pid` and of its child processes per request: [all,
+ * `pid`'s own]; and the CPU of all their threads, in cores, which shows how much of the machine a
+ * server already uses (what a second process can still gain on it).
+ */
+async function loadWithProcessesCpu(url: string, pid: number): Promise<Load & { ownUs: number; cores: number }> {
   const pids = withChildren(pid);
   const cpu = () => pids.map((p) => frontCpuNs(p));
+  const whole = () => pids.reduce((sum, p) => sum + processCpuNs(p), 0);
   const before = cpu();
+  const wholeBefore = whole();
   const result = await load(url);
   const after = cpu();
+  const wholeAfter = whole();
   const requests = Math.max(1, result.rps * ROUND_SECONDS);
   const all = after.reduce((sum, ns, i) => sum + ns - (before[i] ?? 0), 0);
-  return { ...result, frontUs: all / 1000 / requests, ownUs: ((after[0] ?? 0) - (before[0] ?? 0)) / 1000 / requests };
+  return { ...result, frontUs: all / 1000 / requests, ownUs: ((after[0] ?? 0) - (before[0] ?? 0)) / 1000 / requests, cores: (wholeAfter - wholeBefore) / 1e9 / ROUND_SECONDS };
 }
 
 /** wrk when installed: written in C, it leaves more of a 2-core machine to the servers than autocannon. */
@@ -487,7 +500,7 @@ async function main(): Promise<void> {
     { name: 'plain fastify (logger on), 1 process', kind: 'plain-logged', env: {} },
     { name: 'plain fastify (logger on), node:cluster of 2', kind: 'plain-cluster', env: {} },
   ];
-  const hello = configs.map(() => [] as (Load & { ownUs: number })[]);
+  const hello = configs.map(() => [] as (Load & { ownUs: number; cores: number })[]);
   const heavy = configs.map(() => [] as Load[]);
   for (let r = 0; r < ROUNDS; r++) {
     for (const [i, config] of configs.entries()) {
@@ -498,14 +511,20 @@ async function main(): Promise<void> {
       await stop(server);
     }
   }
-  const rowsOf = configs.map((c, i) => ({ name: c.name, hello: average(hello[i] ?? []), own: mean((hello[i] ?? []).map((h) => h.ownUs)), heavy: average(heavy[i] ?? []) }));
+  const rowsOf = configs.map((c, i) => ({
+    name: c.name,
+    hello: average(hello[i] ?? []),
+    own: mean((hello[i] ?? []).map((h) => h.ownUs)),
+    cores: mean((hello[i] ?? []).map((h) => h.cores)),
+    heavy: average(heavy[i] ?? []),
+  }));
   type Row = (typeof rowsOf)[number];
   const [dOne, dTwo, pOne, pTwo] = rowsOf as [Row, Row, Row, Row];
   out.push(
     '',
-    `| processes | \`/hello\` req/s | main-thread CPU µs/req, all processes (supervisor's) | \`${CPU_PATH}\` req/s |`,
-    '| --- | --- | --- | --- |',
-    ...rowsOf.map((row) => `| ${row.name} | ${fmt(row.hello.rps)} | ${fmt(row.hello.frontUs ?? 0, 1)} (${fmt(row.own, 1)}) | ${fmt(row.heavy.rps, 1)} |`),
+    `| processes | \`/hello\` req/s | main-thread CPU µs/req, all processes (supervisor's) | CPU of all threads during \`/hello\`, in cores | \`${CPU_PATH}\` req/s |`,
+    '| --- | --- | --- | --- | --- |',
+    ...rowsOf.map((row) => `| ${row.name} | ${fmt(row.hello.rps)} | ${fmt(row.hello.frontUs ?? 0, 1)} (${fmt(row.own, 1)}) | ${fmt(row.cores, 2)} of ${cores} | ${fmt(row.heavy.rps, 1)} |`),
     '',
     `From one process to two: drover \`/hello\` ${fmt(dTwo.hello.rps / dOne.hello.rps, 2)}×, plain fastify ${fmt(pTwo.hello.rps / pOne.hello.rps, 2)}× (drover gains ${fmt((dTwo.hello.rps / dOne.hello.rps - 1) / Math.max(0.001, pTwo.hello.rps / pOne.hello.rps - 1), 2)} of plain's gain); \`${CPU_PATH}\` drover ${fmt(dTwo.heavy.rps / dOne.heavy.rps, 2)}×, plain ${fmt(pTwo.heavy.rps / pOne.heavy.rps, 2)}×.`,
   );
