@@ -48,8 +48,8 @@ t.test('with CORS_ORIGINS', async (t) => {
     t.equal(missing.status, 404);
     t.equal(missing.headers['access-control-allow-origin'], ORIGIN);
     // One slot, no queue: while /slow runs, the next request is refused with 503.
-    const slow = fetch(`${server.url}/slow?ms=800`);
-    await new Promise((r) => setTimeout(r, 200));
+    const slow = fetch(`${server.url}/slow?ms=2000`); // running well past the curl below
+    await new Promise((r) => setTimeout(r, 300));
     const busy = await curl(['-H', `Origin: ${ORIGIN}`, `${server.url}/ok`]);
     t.equal(busy.status, 503);
     t.equal(busy.headers['access-control-allow-origin'], ORIGIN);

@@ -51,7 +51,7 @@ t.test('metrics: published by topic, deliveries by outcome, duration, lag, backl
 t.test('SIGTERM waits for a running handler, then exits 0', async (t) => {
   const server = await startDrover({ app: fixture('pipeline.js'), env: { WEB_CONCURRENCY: '1', EVENT_THREADS: '1', BUS_PATH: join(dir, 'drain.db') } });
   await fetch(`${server.url}/publish/slow?id=s&ms=800`, { method: 'POST' });
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await server.waitForLog((l) => l.msg === 'slow started');
   t.equal(await server.stop(), 0);
   t.ok(server.logs().some((l) => l.msg === 'event delivered' && l.handler === 'slow' && l.outcome === 'ok'), 'it finished before the exit');
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { testClient } from 'drover/testing';
 import { openSqliteBus } from '../src/events/sqlite-bus.js';
-import { fixture, sample, startDrover, type Drover, type LogLine } from './helpers/server.js';
+import { eventually, fixture, sample, startDrover, type Drover, type LogLine } from './helpers/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'drover-worker-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -90,8 +90,7 @@ t.test('SIGTERM: running handlers finish, the rest stays for the next worker, un
   const { busPath, worker, publish } = await setup(t);
   const w = await worker();
   await publish('slow', 'id=w&ms=1200&count=3');
-  await w.waitForLog((l) => l.msg === 'shutting down gracefully', 100).catch(() => undefined);
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await eventually(() => w.logs().filter((l) => l.msg === 'slow started').length === 2);
   t.equal(await w.stop(), 0);
   t.equal(w.logs().filter(delivered('slow', (l) => l.outcome === 'ok')).length, 2, 'the two running (2 threads) finished');
   const bus = openSqliteBus(busPath);
@@ -103,8 +102,7 @@ t.test('past GRACEFUL_TIMEOUT, running deliveries are given back without spendin
   const { busPath, worker, publish } = await setup(t, { GRACEFUL_TIMEOUT: '0.3' });
   const w = await worker();
   await publish('slow', 'id=long&ms=10000');
-  await w.waitForLog((l) => l.msg === 'worker ready');
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await w.waitForLog((l) => l.msg === 'slow started');
   await w.stop();
   t.ok(w.logs().some((l) => l.msg === 'graceful timeout: running deliveries given back to the bus'));
   const bus = openSqliteBus(busPath);
@@ -116,7 +114,7 @@ t.test('kill -9: the dead worker\'s delivery is taken up within EVENT_LEASE', as
   const { worker, publish } = await setup(t, { EVENT_LEASE: '1' });
   const first = await worker();
   await publish('slow', 'id=orphan&ms=4000');
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await first.waitForLog((l) => l.msg === 'slow started');
   first.child.kill('SIGKILL');
   const second = await worker();
   const line = await second.waitForLog(delivered('slow'), 15_000);
@@ -124,13 +122,14 @@ t.test('kill -9: the dead worker\'s delivery is taken up within EVENT_LEASE', as
 });
 
 t.test('a handler busy on the CPU past its lease runs once, with two workers', async (t) => {
-  const { worker, publish } = await setup(t, { EVENT_LEASE: '1', EVENT_THREADS: '1' });
+  const { worker, publish } = await setup(t, { EVENT_LEASE: '2', EVENT_THREADS: '1' });
   const a = await worker();
   const b = await worker();
   await publish('cpu', 'id=burn&ms=3000');
   const done = await Promise.race([a.waitForLog(delivered('cpu'), 15_000), b.waitForLog(delivered('cpu'), 15_000)]);
   t.match(done, { outcome: 'ok', attempt: 1 });
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  const runs = [...a.logs(), ...b.logs()].filter((l) => l.msg === 'cpu done').length;
+  // A lapsed lease would have let the other worker start a second run while the first was busy.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const runs = [...a.logs(), ...b.logs()].filter((l) => l.msg === 'cpu started').length;
   t.equal(runs, 1, 'the lease was renewed while the thread was busy: no second run');
 });

@@ -7,10 +7,11 @@ t.test('a saturated heavy pool does not delay the default pool', async (t) => {
   t.teardown(() => server.stop());
   const heavyThreads = new Set<number>();
   const fastThreads = new Set<number>();
-  // Eight 300 ms CPU-bound requests on a one-thread, one-at-a-time pool: 2.4 s of work queued.
+  // Eight 600 ms CPU-bound requests on a one-thread, one-at-a-time pool: 4.8 s of work queued (the
+  // scrape below waits up to 0.5 s for the busy thread; five are still queued until 1.8 s).
   let heavyDone = 0;
   const heavy = Array.from({ length: 8 }, () =>
-    fetch(`${server.url}/heavy?ms=300`).then(async (r) => {
+    fetch(`${server.url}/heavy?ms=600`).then(async (r) => {
       heavyThreads.add(((await r.json()) as { thread: number }).thread);
       heavyDone++;
     }),

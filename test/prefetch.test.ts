@@ -14,7 +14,8 @@ const metric = async (name: string) => sample(await scrape(server.url), name) ??
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 t.test('requests waiting in an inbox count as queued', async (t) => {
-  const busy = get('/spin?ms=800');
+  // Long enough that the scrape below (which waits up to 0.5 s for the busy thread) ends first.
+  const busy = get('/spin?ms=2000');
   await pause(100);
   const waiting = Array.from({ length: 3 }, () => get('/ok'));
   await pause(150);

@@ -108,7 +108,7 @@ t.test('a client that leaves cancels the stream and aborts req.signal', async (t
 t.test('a client that leaves a running (not streaming) view aborts its req.signal', async (t) => {
   const controller = new AbortController();
   const pending = get('/wait', { signal: controller.signal, headers: { 'x-request-id': 'wait-1' } }).catch(() => 'aborted');
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await new Promise((resolve) => setTimeout(resolve, 500)); // the view waits until the client leaves
   controller.abort();
   t.equal(await pending, 'aborted');
   const line = await server.waitForLog((l) => l.reqId === 'wait-1' && l.msg === 'wait view aborted');
@@ -172,5 +172,13 @@ t.test('REQUEST_TIMEOUT bounds a stream\'s silence, not its length', async (t) =
   await t.rejects(spin.text(), 'a view stuck on the CPU is cut too');
   await timed.waitForLog((l) => l.reqId === 'spin-1' && l.level === 50 && /does not answer/.test(l.msg));
   await eventually(async () => sample(await scrape(timed.url), 'drover_worker_restarts_total{pool="default",reason="timeout"}') === 1);
-  t.equal(await (await fetchTimed('/chunks', 'after-1')).text(), 'chunk 0\nchunk 1\nchunk 2\n', 'its replacement serves');
+  // The replacement may still be booting, and /chunks has a 1 s deadline: ask until it answers.
+  let after = '';
+  await eventually(async () => {
+    const res = await fetchTimed('/chunks', 'after-1');
+    if (res.status !== 200) return false;
+    after = await res.text();
+    return true;
+  });
+  t.equal(after, 'chunk 0\nchunk 1\nchunk 2\n', 'its replacement serves');
 });

@@ -31,6 +31,8 @@ t.test("a killed worker's counts are kept: no counter goes backwards", async (t)
   await eventually(async () => sample(await scrape(server.url), 'drover_worker_restarts_total{pool="default",reason="timeout"}') === 2);
   const after = await scrape(server.url);
   t.equal(sample(after, 'fixture_hits_total{kind="a"}'), before, "the dead threads' counts are still there");
+  // A route with a 10 s deadline waits out the replacements' boot, which a 1 s one might not.
+  await fetch(`${server.url}/spin-long?ms=0`);
   await get('/count?kind=a&value=1');
   t.equal(sample(await scrape(server.url), 'fixture_hits_total{kind="a"}'), before + 1, 'and new threads add to them');
 });
@@ -56,7 +58,7 @@ t.test('a thread sends what changed every second, without a scrape: a killed thr
     if (sent >= 6) await new Promise((resolve) => setTimeout(resolve, 25));
   }
   t.equal(threads.size, 2, 'both threads counted');
-  await new Promise((resolve) => setTimeout(resolve, 1500)); // past one push, and no scrape asks
+  await new Promise((resolve) => setTimeout(resolve, 2500)); // past a push (every second), and no scrape asks
   // Both threads spin until they are replaced: busy on the CPU, they cannot answer a scrape either.
   await Promise.all([fetch(`${server.url}/spin-forever`), fetch(`${server.url}/spin-forever`)]);
   await eventually(async () => restartsOf(await scrape(server.url)) === restarts + 2);

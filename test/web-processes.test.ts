@@ -92,6 +92,8 @@ t.test('kill -9 of a web process: it is replaced, and no counter goes backwards'
 t.test('SIGHUP replaces the processes one at a time, failing no request', async (t) => {
   const old = new Set<number>();
   for (let i = 0; i < 6; i++) old.add(await pidOf(`${server.url}/pid`));
+  const stopped = () => server.logs().filter((l) => l.msg === 'web process stopped').length;
+  const stoppedBefore = stopped();
   let loading = true;
   const statuses: number[] = [];
   const load = Promise.all(
@@ -107,6 +109,7 @@ t.test('SIGHUP replaces the processes one at a time, failing no request', async 
   await load;
   t.ok(statuses.length > 50, `${statuses.length} requests during the reload`);
   t.same(statuses.filter((s) => s !== 200), [], 'none failed');
+  await eventually(() => stopped() >= stoppedBefore + 2); // both old processes have drained and exited
   const fresh = new Set<number>();
   for (let i = 0; i < 8; i++) fresh.add(await pidOf(`${server.url}/pid`));
   t.equal(fresh.size, 2);
@@ -114,8 +117,10 @@ t.test('SIGHUP replaces the processes one at a time, failing no request', async 
 });
 
 t.test('SIGTERM with requests in flight in both processes: every one answered, exit 0', async (t) => {
+  const started = () => server.logs().filter((l) => l.msg === 'slow start').length;
+  const startedBefore = started();
   const inFlight = Array.from({ length: 6 }, () => get(`${server.url}/slow?ms=1500`));
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await eventually(() => started() === startedBefore + 6); // all six are running
   const code = server.stop();
   const answers = await Promise.all(inFlight);
   t.same(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200]);

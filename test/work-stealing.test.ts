@@ -60,7 +60,7 @@ t.test('a thread that joins the pool takes over requests waiting in another thre
   // thread's inbox, the only place with room. Only the replacement thread can run them soon.
   const crash = call('crash', '/spin-then-exit?ms=400');
   await pause(100);
-  const slow = call('slow', '/slow?ms=4000');
+  const slow = call('slow', '/slow?ms=8000'); // long enough for the replacement to boot on a loaded machine
   await pause(100);
   const quick = await Promise.all(Array.from({ length: 4 }, (_, i) => call(`quick-${i}`, '/ok')));
   const [crashResult, slowResult] = await Promise.all([crash, slow]);

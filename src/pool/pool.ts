@@ -102,7 +102,7 @@ export class WorkerPool extends EventEmitter {
 
   /** Asks every thread for its metrics now (a scrape); resolves when all answered, or waited enough. */
   async reportMetrics(): Promise<void> {
-    await Promise.all([...this.#slots, ...this.#retiring].map((slot) => slot.reportMetrics()));
+    await Promise.all([...this.#slots, ...this.#retiring, ...this.#leaving].map((slot) => slot.reportMetrics()));
   }
 
   /**

@@ -250,6 +250,10 @@ export class WorkerSlot extends EventEmitter {
    * when it does not run.
    */
   reportMetrics(): Promise<void> {
+    // A closing thread answers no questions, but its last values are on their way with its
+    // shutdown result: a scrape waits for them as for an answer, so what the thread counted
+    // before its last response is in that scrape.
+    if (this.#closing && this.#lastValues) return Promise.race([this.#lastValues, sleep(METRICS_REPORT_WAIT_MS)]).then(() => undefined);
     if (!this.#port || this.dead || this.#closing) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, METRICS_REPORT_WAIT_MS);
@@ -391,18 +395,26 @@ export class WorkerSlot extends EventEmitter {
     // Once: a retiring slot's close() may be awaited again by the pool's own close().
     this.#closed ??= (async () => {
       this.#closing = true;
-      this.#port?.close();
-      await this.#endStreams();
-      if (this.#thread && !this.dead && !(await this.#shutdownHook())) {
-        await this.#piscina.destroy(); // the hook is still running: stop it with the thread
-        return;
+      this.#lastValues = new Promise((resolve) => (this.#lastValuesIn = resolve));
+      try {
+        this.#port?.close();
+        await this.#endStreams();
+        if (this.#thread && !this.dead && !(await this.#shutdownHook())) {
+          await this.#piscina.destroy(); // the hook is still running: stop it with the thread
+          return;
+        }
+        await this.#piscina.close();
+      } finally {
+        this.#lastValuesIn();
       }
-      await this.#piscina.close();
     })();
     return this.#closed;
   }
 
   #closed: Promise<void> | undefined;
+  /** Settles once a closing thread's last values are in (with its shutdown result), or it stopped without them. */
+  #lastValues: Promise<void> | undefined;
+  #lastValuesIn: () => void = () => undefined;
   #destroyed = false;
 
   /** Runs the app's shutdown hook in the thread; false when it is still running at the deadline. */
@@ -417,6 +429,7 @@ export class WorkerSlot extends EventEmitter {
       outcome = { ok: false, error: { message: (err as Error).message } };
     }
     if (outcome !== 'timeout' && outcome.metrics) this.emit('metrics', this.#thread?.threadId ?? 0, outcome.metrics satisfies MetricSnapshot);
+    this.#lastValuesIn();
     if (outcome === 'timeout') {
       this.emit(
         'failure',

@@ -58,24 +58,25 @@ export function busContract(t: Test, factory: BusFactory): void {
 
   t.test('claims come in due order, up to the limit; a delayed one waits', async (t) => {
     const { bus } = await open(t);
-    await bus.publish([event('later', ['a'], { availableAt: Date.now() + 300 }), event('first', ['a']), event('second', ['a'])]);
+    await bus.publish([event('later', ['a'], { availableAt: Date.now() + 1500 }), event('first', ['a']), event('second', ['a'])]);
     const claimed = await bus.claim('w', 'a', 1, 10_000);
     t.same(claimed.map((d) => d.eventId), ['first']);
     t.same((await bus.claim('w', 'a', 10, 10_000)).map((d) => d.eventId), ['second'], 'the delayed one is not due');
     const backlog = await bus.backlog();
     t.match(backlog, [{ handler: 'a', ready: 0, delayed: 1, running: 2, dead: 0 }]);
-    await sleep(350);
+    await sleep(1600);
     t.same((await bus.claim('w', 'a', 10, 10_000)).map((d) => d.eventId), ['later']);
   });
 
   t.test('a lease that runs out makes the delivery claimable again; a renewed one does not', async (t) => {
     const { bus } = await open(t);
     await bus.publish([event('lost', ['a']), event('kept', ['b'])]);
-    const [lost] = await bus.claim('dead-owner', 'a', 1, 100);
-    const [kept] = await bus.claim('live-owner', 'b', 1, 150);
-    await sleep(100);
-    t.same(await bus.renew('live-owner', [kept?.id as string], 300), [kept?.id], 'the live owner renews');
-    await sleep(100);
+    // Margins of hundreds of ms: a loaded machine's timers and writes run late.
+    const [lost] = await bus.claim('dead-owner', 'a', 1, 500);
+    const [kept] = await bus.claim('live-owner', 'b', 1, 750);
+    await sleep(500);
+    t.same(await bus.renew('live-owner', [kept?.id as string], 1500), [kept?.id], 'the live owner renews');
+    await sleep(750); // past both first leases; within the renewed one
     const retaken = await bus.claim('w2', 'a', 1, 10_000);
     t.match(retaken, [{ id: lost?.id, attempt: 2 }], 'the dead owner\'s delivery is taken up, the attempt counted');
     t.same(await bus.claim('w2', 'b', 1, 10_000), [], 'the renewed lease holds');
@@ -100,9 +101,9 @@ export function busContract(t: Test, factory: BusFactory): void {
     const { bus } = await open(t);
     await bus.publish([event('flaky', ['a'])]);
     const [one] = await bus.claim('w', 'a', 1, 10_000);
-    t.equal(await bus.retry('w', one?.id as string, Date.now() + 150, 'boom 1'), true);
+    t.equal(await bus.retry('w', one?.id as string, Date.now() + 1000, 'boom 1'), true);
     t.same(await bus.claim('w', 'a', 1, 10_000), [], 'not before its backoff');
-    await sleep(200);
+    await sleep(1100);
     const [two] = await bus.claim('w', 'a', 1, 10_000);
     t.equal(two?.attempt, 2);
     t.ok((two?.dueAt ?? 0) > (two?.publishedAt ?? 0), 'due at its retry time');
