@@ -25,6 +25,7 @@ t.test('startup runs once in each thread before it serves; its ctx has pool, set
 
 t.test('shutdown runs when a thread is recycled and on SIGTERM', async (t) => {
   const server = await startDrover({ app, env: { WEB_CONCURRENCY: '1', MAX_REQUESTS: '3' } });
+  t.teardown(() => server.stop());
   const first = (await (await fetch(`${server.url}/who`)).json()) as { thread: number };
   for (let i = 0; i < 3; i++) await fetch(`${server.url}/who`);
   const recycled = await server.waitForLog((l) => l.msg === 'shutdown hook' && l.thread === first.thread);
@@ -42,6 +43,7 @@ t.test('shutdown runs when a thread is recycled and on SIGTERM', async (t) => {
 
 t.test('a shutdown hook that hangs is cut at SHUTDOWN_TIMEOUT and logged; the stop still succeeds', async (t) => {
   const server = await startDrover({ app, env: { WEB_CONCURRENCY: '1', SHUTDOWN_MODE: 'hang', SHUTDOWN_TIMEOUT: '0.3' } });
+  t.teardown(() => server.stop());
   const started = Date.now();
   t.equal(await server.stop(), 0);
   t.ok(Date.now() - started < 5000, 'the stop did not wait for the hook');
@@ -51,6 +53,7 @@ t.test('a shutdown hook that hangs is cut at SHUTDOWN_TIMEOUT and logged; the st
 
 t.test('a shutdown hook that throws is logged with its message', async (t) => {
   const server = await startDrover({ app, env: { WEB_CONCURRENCY: '1', SHUTDOWN_MODE: 'throw' } });
+  t.teardown(() => server.stop());
   t.equal(await server.stop(), 0);
   const line = server.logs().find((l) => (l.err as { code?: string } | undefined)?.code === 'DROVER_ERR_APP_SHUTDOWN');
   t.match(line?.msg, /failed: the connection pool would not close/);
@@ -107,6 +110,7 @@ t.test('a reload runs the old threads\' shutdown hooks and replaces the standby,
 
 t.test('SIGTERM right after a recycle waits for the retiring thread\'s shutdown hook', async (t) => {
   const server = await startDrover({ app, env: { WEB_CONCURRENCY: '1', MAX_REQUESTS: '1', SHUTDOWN_MODE: 'slow' } });
+  t.teardown(() => server.stop());
   const first = (await (await fetch(`${server.url}/who`)).json()) as { thread: number };
   await server.waitForLog((l) => l.msg === 'shutdown hook' && l.thread === first.thread);
   t.equal(await server.stop(), 0);

@@ -24,6 +24,7 @@ t.test('SIGTERM: in-flight and queued requests finish, /readyz turns 503, exit 0
     app: fixture('faults.js'),
     env: { WEB_CONCURRENCY: '1', WORKER_CONCURRENCY: '1', GRACEFUL_TIMEOUT: '20' },
   });
+  t.teardown(() => server.stop()); // also when an assertion throws before the test stops it
   const agent = new http.Agent({ keepAlive: true, maxSockets: 10 });
   t.teardown(() => agent.destroy());
   t.equal((await request(agent, `${server.url}/readyz`)).status, 200);
@@ -51,6 +52,7 @@ t.test('SIGTERM: in-flight and queued requests finish, /readyz turns 503, exit 0
 
 t.test('a busy keep-alive connection gets its answer with Connection: close, then closes', async (t) => {
   const server = await startDrover({ app: fixture('faults.js'), env: { WEB_CONCURRENCY: '1', WORKER_CONCURRENCY: '1', GRACEFUL_TIMEOUT: '20' } });
+  t.teardown(() => server.stop());
   const agent = new http.Agent({ keepAlive: true });
   t.teardown(() => agent.destroy());
   const headers = new Promise<http.IncomingHttpHeaders>((resolve, reject) => {
@@ -68,6 +70,7 @@ t.test('a busy keep-alive connection gets its answer with Connection: close, the
 
 t.test('a repeated SIGTERM does not cut the drain short', async (t) => {
   const server = await startDrover({ app: fixture('faults.js'), env: { WEB_CONCURRENCY: '1', GRACEFUL_TIMEOUT: '20' } });
+  t.teardown(() => server.stop());
   const pending = fetch(`${server.url}/slow?ms=2000`);
   await new Promise((resolve) => setTimeout(resolve, 500));
   server.child.kill('SIGTERM');
@@ -81,6 +84,7 @@ t.test('a repeated SIGTERM does not cut the drain short', async (t) => {
 
 t.test('idle keep-alive connections do not hold the drain', async (t) => {
   const server = await startDrover({ app: fixture('faults.js'), env: { GRACEFUL_TIMEOUT: '20' } });
+  t.teardown(() => server.stop());
   const agent = new http.Agent({ keepAlive: true });
   t.teardown(() => agent.destroy());
   for (let i = 0; i < 3; i++) await request(agent, `${server.url}/ok`);
@@ -93,6 +97,7 @@ t.test('idle keep-alive connections do not hold the drain', async (t) => {
 
 t.test('a connection that never sent a request (a preconnect) does not hold the drain', async (t) => {
   const server = await startDrover({ app: fixture('faults.js'), env: { GRACEFUL_TIMEOUT: '20' } });
+  t.teardown(() => server.stop());
   const { port } = new URL(server.url);
   const silent = net.connect(Number(port), '127.0.0.1');
   t.teardown(() => silent.destroy());
@@ -110,6 +115,7 @@ t.test('past GRACEFUL_TIMEOUT: what is left is answered 503 and the exit code is
     app: fixture('faults.js'),
     env: { WEB_CONCURRENCY: '1', WORKER_CONCURRENCY: '1', GRACEFUL_TIMEOUT: '1', REQUEST_TIMEOUT: '30' },
   });
+  t.teardown(() => server.stop());
   const running = fetch(`${server.url}/spin?ms=6000`);
   await new Promise((resolve) => setTimeout(resolve, 300));
   const queued = fetch(`${server.url}/ok`);
