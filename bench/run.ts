@@ -99,9 +99,13 @@ function withChildren(pid: number): number[] {
   }
 }
 
-/** CPU time of every thread of the process `pid` (worker threads, GC, libuv's), in ns (/proc/PID/stat: utime + stime, in clock ticks of 10 ms). */
+/**
+ * CPU time of every thread of the process `pid` (worker threads, GC, libuv's), in ns: /proc/PID/stat's
+ * utime + stime, in clock ticks (USER_HZ, 100 a second on Linux whatever the kernel's HZ).
+ */
 function processCpuNs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after the command name, which may hold ') '
   return (Number(fields[11]) + Number(fields[12])) * 10_000_000;
 }
 

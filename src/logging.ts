@@ -24,9 +24,9 @@ let stdout: DestinationStream | undefined;
  *
  * A web process of a supervisor (WEB_PROCESSES > 1) writes to a pipe the supervisor reads and
  * relays in whole lines: there lines are gathered into writes of 32 KiB (or every 10 ms), since a
- * write and a read per access-log line cost the supervisor's one thread about 6 µs a request (2.4 µs
- * with writes of 8 KiB, 1.4 µs with 32 KiB, under wrk on `/hello`). A write may reach 64 KiB, a
- * Linux pipe's capacity, so a full buffer leaves in one write. They are flushed synchronously when
+ * write and a read per access-log line cost the supervisor's one thread about 6 µs a request (about
+ * 2.5 µs with writes of 8 KiB, 1.5 µs with 32 KiB, under wrk on `/hello`). One write carries up to
+ * 64 KiB (SonicBoom's maxWrite, which must exceed minLength). They are flushed synchronously when
  * the process exits; a `kill -9` may lose the last 10 ms of them.
  */
 function stdoutDestination(format: Settings['LOG_FORMAT'] = 'json'): DestinationStream {

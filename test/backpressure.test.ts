@@ -28,12 +28,12 @@ t.test('beyond running + queued capacity: 503 with Retry-After, at once', async 
   t.equal(refused.length, 3);
   for (const r of refused) {
     t.equal(r.retryAfter, '1');
-    t.ok(r.ms < Math.min(...ok.map((o) => o.ms)), `refused at once (${r.ms} ms), before any request that ran was answered`);
+    t.ok(r.ms < Math.min(...ok.map((o) => o.ms)) / 2, `refused at once (${r.ms} ms), well before any request that ran was answered`);
     t.match(JSON.parse(r.body), { status: 503, error: /at capacity \(2 requests running, 3 queued\)/ });
   }
   const after = await scrape(server.url);
   t.equal(sample(after, 'drover_queue_depth{pool="default"}'), 0);
   t.equal(sample(after, 'drover_queue_wait_seconds_count{pool="default"}'), 5, 'every admitted request recorded its wait');
-  t.ok((sample(after, 'drover_queue_wait_seconds_sum{pool="default"}') ?? 0) >= 0.7, 'the queued ones waited about one round');
+  t.ok((sample(after, 'drover_queue_wait_seconds_sum{pool="default"}') ?? 0) >= 4, 'the three queued ones waited a round or two of 1.5 s each');
   t.equal(sample(after, 'http_requests_total{method="GET",route="/slow",status_code="503"}'), 3);
 });

@@ -125,7 +125,7 @@ t.test('a handler busy on the CPU past its lease runs once, with two workers', a
   const { worker, publish } = await setup(t, { EVENT_LEASE: '2', EVENT_THREADS: '1' });
   const a = await worker();
   const b = await worker();
-  await publish('cpu', 'id=burn&ms=3000');
+  await publish('cpu', 'id=burn&ms=5000'); // past the 2 s lease more than twice
   const done = await Promise.race([a.waitForLog(delivered('cpu'), 15_000), b.waitForLog(delivered('cpu'), 15_000)]);
   t.match(done, { outcome: 'ok', attempt: 1 });
   // A lapsed lease would have let the other worker start a second run while the first was busy.

@@ -246,19 +246,17 @@ export class WorkerSlot extends EventEmitter {
 
   /**
    * Asks the thread for its metrics now; resolves once they are in (emitted as `metrics`), or
-   * after METRICS_REPORT_WAIT_MS when the thread is busy (its last values stand in), or at once
-   * when it does not run.
+   * after METRICS_REPORT_WAIT_MS when the thread is busy (its last values stand in). A thread
+   * running its shutdown hook answers no questions, but its last values come with the hook's
+   * result: that is waited for the same way, so what it counted before its last response is in
+   * the scrape. A thread that does not run, or is closing but not in its hook, resolves at once.
    */
   reportMetrics(): Promise<void> {
-    // A closing thread answers no questions, but its last values are on their way with its
-    // shutdown result: a scrape waits for them as for an answer, so what the thread counted
-    // before its last response is in that scrape.
-    if (this.#closing && this.#lastValues) return Promise.race([this.#lastValues, sleep(METRICS_REPORT_WAIT_MS)]).then(() => undefined);
-    if (!this.#port || this.dead || this.#closing) return Promise.resolve();
+    if (this.#closing ? !this.#inShutdownHook : !this.#port || this.dead) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, METRICS_REPORT_WAIT_MS);
       // One question answers every scrape that waits on it.
-      if (this.#reportWaiters.length === 0) this.#port?.postMessage({ report: true } satisfies MetricsRequest);
+      if (this.#reportWaiters.length === 0 && !this.#closing) this.#port?.postMessage({ report: true } satisfies MetricsRequest);
       this.#reportWaiters.push(() => {
         clearTimeout(timer);
         resolve();
@@ -266,11 +264,16 @@ export class WorkerSlot extends EventEmitter {
     });
   }
 
+  /** The thread's values are in (an answer, or its shutdown result), or will not come: scrapes go on. */
+  #answerWaiters(): void {
+    for (const answered of this.#reportWaiters.splice(0)) answered();
+  }
+
   #received(batch: ResponseBatch): void {
     const worker = this.#thread?.threadId ?? 0;
     if (batch.recycle) this.emit('recycle');
     if (batch.metrics) this.emit('metrics', worker, batch.metrics satisfies MetricSnapshot);
-    if (batch.reported) for (const answered of this.#reportWaiters.splice(0)) answered();
+    if (batch.reported) this.#answerWaiters();
     if (batch.published) this.emit('published', batch.published);
     for (const [seq, cell, startedAt, status, headers, body, file, stream] of batch.responses) {
       const pending = this.#pending[cell];
@@ -395,26 +398,31 @@ export class WorkerSlot extends EventEmitter {
     // Once: a retiring slot's close() may be awaited again by the pool's own close().
     this.#closed ??= (async () => {
       this.#closing = true;
-      this.#lastValues = new Promise((resolve) => (this.#lastValuesIn = resolve));
       try {
+        // Questions already asked get no answer through the closed port: they wait for the
+        // hook's result below, or their timer.
         this.#port?.close();
         await this.#endStreams();
-        if (this.#thread && !this.dead && !(await this.#shutdownHook())) {
-          await this.#piscina.destroy(); // the hook is still running: stop it with the thread
-          return;
+        // A slot destroyed meanwhile runs no hook: piscina would start a thread just for it.
+        if (this.#thread && !this.dead && !this.#destroyed) {
+          this.#inShutdownHook = true;
+          if (!(await this.#shutdownHook())) {
+            await this.#piscina.destroy(); // the hook is still running: stop it with the thread
+            return;
+          }
         }
         await this.#piscina.close();
       } finally {
-        this.#lastValuesIn();
+        this.#inShutdownHook = false;
+        this.#answerWaiters();
       }
     })();
     return this.#closed;
   }
 
   #closed: Promise<void> | undefined;
-  /** Settles once a closing thread's last values are in (with its shutdown result), or it stopped without them. */
-  #lastValues: Promise<void> | undefined;
-  #lastValuesIn: () => void = () => undefined;
+  /** Between the shutdown task's start and its result (which carries the thread's last values). */
+  #inShutdownHook = false;
   #destroyed = false;
 
   /** Runs the app's shutdown hook in the thread; false when it is still running at the deadline. */
@@ -429,7 +437,8 @@ export class WorkerSlot extends EventEmitter {
       outcome = { ok: false, error: { message: (err as Error).message } };
     }
     if (outcome !== 'timeout' && outcome.metrics) this.emit('metrics', this.#thread?.threadId ?? 0, outcome.metrics satisfies MetricSnapshot);
-    this.#lastValuesIn();
+    this.#inShutdownHook = false;
+    this.#answerWaiters();
     if (outcome === 'timeout') {
       this.emit(
         'failure',
