@@ -16,6 +16,8 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Settings } from '../config/settings.js';
 
 let stdout: DestinationStream | undefined;
+/** The buffered stdout of a supervised web process (see stdoutDestination), once created. */
+let buffered: (DestinationStream & { flush(cb: (err?: Error) => void): void; flushSync(): void }) | undefined;
 
 /**
  * The front's one writer to fd 1: synchronous, so nothing is buffered when the process exits. With
@@ -32,9 +34,11 @@ let stdout: DestinationStream | undefined;
 function stdoutDestination(format: Settings['LOG_FORMAT'] = 'json'): DestinationStream {
   if (!stdout) {
     if (cluster.isWorker && format !== 'pretty') {
-      const buffered = pino.destination({ dest: 1, sync: false, minLength: 32 * 1024, maxWrite: 64 * 1024, periodicFlush: 10 } as Parameters<typeof pino.destination>[0]);
-      process.on('exit', () => buffered.flushSync());
-      stdout = buffered;
+      const destination = pino.destination({ dest: 1, sync: false, minLength: 32 * 1024, maxWrite: 64 * 1024, periodicFlush: 10 } as Parameters<typeof pino.destination>[0]);
+      // After flushStdout() this finds nothing left; it is for exits that skip it (a crash).
+      process.on('exit', () => destination.flushSync());
+      buffered = destination;
+      stdout = destination;
     } else if (format === 'pretty') {
       // Loaded only in development: production never pays for pino-pretty's import.
       const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => DestinationStream;
@@ -44,6 +48,25 @@ function stdoutDestination(format: Settings['LOG_FORMAT'] = 'json'): Destination
     }
   }
   return stdout;
+}
+
+/**
+ * Writes out what a supervised web process's stdout still holds, after any write in progress (at
+ * most `waitMs`): called before the process exits. flushSync() at exit alone could write the rest
+ * while an asynchronous write of up to 64 KiB is still under way, and lose it or split a line.
+ * Nothing to do in a process that writes synchronously.
+ *
+ * @example
+ * await flushStdout();
+ * process.exit(code);
+ */
+export function flushStdout(waitMs = 2000): Promise<void> {
+  const out = buffered;
+  if (!out) return Promise.resolve();
+  return new Promise((resolve) => {
+    setTimeout(resolve, waitMs).unref(); // a supervisor that stopped reading must not hold the exit
+    out.flush(() => resolve());
+  });
 }
 
 /**

@@ -119,13 +119,17 @@ t.test('SIGHUP replaces the processes one at a time, failing no request', async 
 t.test('SIGTERM with requests in flight in both processes: every one answered, exit 0', async (t) => {
   const started = () => server.logs().filter((l) => l.msg === 'slow start').length;
   const startedBefore = started();
-  const inFlight = Array.from({ length: 6 }, () => get(`${server.url}/slow?ms=1500`));
+  const inFlight = Array.from({ length: 6 }, () => get(`${server.url}/slow?ms=1500&kb=200`));
   await eventually(() => started() === startedBefore + 6); // all six are running
   const code = server.stop();
   const answers = await Promise.all(inFlight);
   t.same(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200]);
   t.equal(new Set(answers.map((a) => (JSON.parse(a.body) as { pid: number }).pid)).size, 2, 'both processes were draining');
   t.equal(await code, 0);
+  // Each view logged 200 KiB just before its answer, and its process exited right after.
+  const last = server.logs().filter((l) => l.msg === 'last long line');
+  t.equal(last.length, 6, 'the lines logged just before the exit are all there');
+  for (const line of last) t.ok((line.blob as string).length === 200 * 1024 && (line.blob as string).startsWith(String(line.pid)), 'whole');
 });
 
 t.test('a web process that fails to boot stops the service (exit 1) instead of restarting in a loop', async (t) => {

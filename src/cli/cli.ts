@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { CliUnfinished, CliUsage } from '../errors.js';
+import { flushStdout } from '../logging.js';
 import { check } from './commands/check.js';
 import { optionList, type Command } from './commands/common.js';
 import { dev } from './commands/dev.js';
@@ -93,14 +94,16 @@ process.on('exit', (code) => {
 });
 
 main(process.argv.slice(2)).then(
-  (code) => {
+  async (code) => {
     verdict = true;
+    await flushStdout();
     process.exit(code);
   },
-  (err: Error & { code?: string; appStack?: string }) => {
+  async (err: Error & { code?: string; appStack?: string }) => {
     verdict = true;
     const stack = err.appStack ? `\n${err.appStack}` : '';
     process.stderr.write(`drover: ${err.code ? `${err.code}: ` : ''}${err.message}${stack}\n`);
+    await flushStdout();
     process.exit(err.code === 'DROVER_ERR_CLI_USAGE' || err.code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1);
   },
 );
