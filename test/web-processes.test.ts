@@ -87,6 +87,14 @@ t.test('kill -9 of a web process: it is replaced, and no counter goes backwards'
   for (let i = 0; i < 8; i++) pids.add(await pidOf(`${server.url}/pid`));
   t.equal(pids.size, 2, 'two processes serve again');
   t.notOk(pids.has(victim));
+  const isJson = (line: string) => {
+    try {
+      return typeof JSON.parse(line) === 'object';
+    } catch {
+      return false;
+    }
+  };
+  t.same(server.stdout().filter((line) => line !== '' && !isJson(line)), [], 'stdout is still whole JSON lines, the killed process\'s included');
 });
 
 t.test('SIGHUP replaces the processes one at a time, failing no request', async (t) => {

@@ -39,16 +39,25 @@ export class LineWriter {
   };
 }
 
+/** Where relayLines() puts whole lines: a LineWriter. */
+export interface LineSink {
+  add(lines: Buffer): void;
+}
+
 /**
  * Copies `from` to `to` in whole lines: what follows a chunk's last newline waits for the rest of
- * its line. A last line without a newline is written (with one) when `from` ends. Resolves once
- * `from` has ended (the process closed its end).
+ * its line. Resolves once `from` has ended (the process closed its end).
+ *
+ * A last line without a newline when `from` ends was cut (a `kill -9` in the middle of a write)
+ * or never finished. With `onCutLine`, it is dropped and its size reported, so a stream of JSON
+ * lines stays one whole JSON value a line; without, it is written with a newline (stderr, where a
+ * crash's last words matter more than the shape of the line).
  *
  * @example
  * const stdout = new LineWriter(1);
- * relayLines(child.stdout, stdout);
+ * relayLines(child.stdout, stdout, (bytes) => log.warn({ bytes }, 'a cut line was dropped'));
  */
-export function relayLines(from: Readable, to: LineWriter): Promise<void> {
+export function relayLines(from: Readable, to: LineSink, onCutLine?: (bytes: number) => void): Promise<void> {
   let partial: Buffer[] = [];
   from.on('data', (chunk: Buffer) => {
     const end = chunk.lastIndexOf(NEWLINE);
@@ -61,7 +70,9 @@ export function relayLines(from: Readable, to: LineWriter): Promise<void> {
   });
   return new Promise((resolve) => {
     from.on('close', () => {
-      if (partial.length > 0) to.add(Buffer.concat([...partial, Buffer.from('\n')]));
+      const bytes = partial.reduce((sum, chunk) => sum + chunk.length, 0);
+      if (bytes > 0 && onCutLine) onCutLine(bytes);
+      else if (bytes > 0) to.add(Buffer.concat([...partial, Buffer.from('\n')]));
       partial = [];
       resolve();
     });
