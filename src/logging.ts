@@ -28,8 +28,8 @@ let buffered: (DestinationStream & { flush(cb: (err?: Error) => void): void; flu
  * relays in whole lines: there lines are gathered into writes of 32 KiB (or every 10 ms), since a
  * write and a read per access-log line cost the supervisor's one thread about 6 µs a request (about
  * 2.5 µs with writes of 8 KiB, 1.5 µs with 32 KiB, under wrk on `/hello`). One write carries up to
- * 64 KiB (SonicBoom's maxWrite, which must exceed minLength). They are flushed synchronously when
- * the process exits; a `kill -9` may lose the last 10 ms of them.
+ * 64 KiB (SonicBoom's maxWrite, which must exceed minLength). They are written out before the
+ * process exits (flushStdout); a `kill -9` may lose the last 10 ms of them.
  */
 function stdoutDestination(format: Settings['LOG_FORMAT'] = 'json'): DestinationStream {
   if (!stdout) {

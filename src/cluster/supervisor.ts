@@ -69,7 +69,7 @@ export async function supervise(settings: Settings, logger: Logger, signals: Sig
 
   function fork(index: number, forReload = false): Member {
     const worker = cluster.fork();
-    const cutLine = (bytes: number) => logger.warn({ process: index, pid: worker.process.pid, bytes }, 'web process output ended in the middle of a line; that part line was dropped');
+    const cutLine = (bytes: number) => logger.warn({ process: index, pid: worker.process.pid, bytes }, 'web process output ended in the middle of a line; the partial line was dropped');
     const relayed = Promise.all([relayLines(worker.process.stdout as Readable, stdout, cutLine), relayLines(worker.process.stderr as Readable, stderr)]);
     let onBooted: (ok: boolean) => void = () => undefined;
     let onExited: (code: number) => void = () => undefined;
